@@ -1,0 +1,17 @@
+# One entry point: `make run`, `make test`, `make lint`, `make bench`.
+.PHONY: run test lint format bench check
+
+run:            ## set up and run web server + worker on the embedded default
+	scripts/run.sh
+
+test:           ## the whole test suite
+	scripts/test.sh
+
+lint:           ## ruff lint + format check, Django checks, migrations, OpenAPI schema
+	scripts/lint.sh
+
+format:
+	.venv/bin/ruff format . && .venv/bin/ruff check --fix .
+
+bench:          ## accuracy and speed tables on ../shared/datasets
+	scripts/bootstrap.sh && .venv/bin/python -m benchmarks.magnetic_tile

@@ -1,0 +1,189 @@
+"""The interface every detector kind shares, and its on-disk artefact format.
+
+A detector learns what *normal* looks like from images of one site and scores new images so
+that higher means more abnormal. Thresholds are not part of a detector: they are calibrated
+outside it (:mod:`detection.calibration`) and stored beside the artefact by the caller.
+
+Artefact format: a zip file holding ``meta.json`` (kind, params, format version) and whatever
+state files the kind writes in :meth:`Detector._dump`. No pickles of untrusted origin are
+loaded: scikit-learn state goes through ``skops`` and torch state through
+``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tempfile
+import zipfile
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+
+ARTEFACT_FORMAT = 1
+
+#: Called with (fraction done in [0, 1], short message) during long operations.
+ProgressCallback = Callable[[float, str], None]
+
+
+class DetectorError(Exception):
+    """A detector cannot do what was asked; the message is meant for the end user."""
+
+
+class ParamsError(DetectorError, ValueError):
+    """Invalid detector parameters (unknown name, wrong type, out of range)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoreResult:
+    """Scores for a batch of images; higher = more abnormal.
+
+    ``heatmaps`` (one float32 array per image, at that image's resolution, higher = more
+    abnormal) is set by kinds that localise anomalies, else ``None``.
+    """
+
+    scores: np.ndarray
+    heatmaps: list[np.ndarray] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Params:
+    """Base for each kind's parameter dataclass; validated by :meth:`from_mapping`."""
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any] | None) -> Self:
+        values = dict(values or {})
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ParamsError(
+                f"unknown parameter(s) {', '.join(unknown)}; "
+                f"accepted: {', '.join(sorted(known)) or 'none'}"
+            )
+        try:
+            params = cls(**values)
+        except TypeError as exc:  # pragma: no cover - dataclass signature mismatch
+            raise ParamsError(str(exc)) from exc
+        params.validate()
+        return params
+
+    def validate(self) -> None:
+        """Raise :class:`ParamsError` when a value is out of range; kinds override."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def check_images(images: Sequence[np.ndarray]) -> None:
+    """Fail early and clearly on input that is not a list of HxWx3 uint8 images."""
+    for index, image in enumerate(images):
+        if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
+            raise DetectorError(f"image {index} is not an HxWx3 array")
+        if image.dtype != np.uint8:
+            raise DetectorError(f"image {index} has dtype {image.dtype}, expected uint8")
+
+
+class Detector(ABC):
+    """A novelty detector: ``fit`` on normal images, ``score`` new ones.
+
+    Images are ``numpy`` arrays, HxWx3, ``uint8``, BGR channel order (OpenCV's convention;
+    :func:`detection.images.decode_image` produces them). Subclasses set ``kind`` and
+    ``params_class`` and register with :func:`detection.registry.register`.
+    """
+
+    kind: ClassVar[str]
+    params_class: ClassVar[type[Params]]
+    #: Kinds that benefit from a GPU are routed to the ``gpu`` queue by the web app.
+    uses_gpu: ClassVar[bool] = False
+    #: Kinds that need a class label per training image (open-set classifiers).
+    needs_labels: ClassVar[bool] = False
+
+    def __init__(self, params: Params | Mapping[str, Any] | None = None) -> None:
+        if not isinstance(params, Params):
+            params = self.params_class.from_mapping(params)
+        self.params = params
+        self.is_fitted = False
+
+    # -- the interface ---------------------------------------------------------------
+    @abstractmethod
+    def fit(
+        self,
+        images: Sequence[np.ndarray],
+        *,
+        labels: Sequence[str] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Self:
+        """Learn normality from ``images`` (all assumed normal)."""
+
+    @abstractmethod
+    def score(self, images: Sequence[np.ndarray]) -> ScoreResult:
+        """Score images; higher = more abnormal."""
+
+    def save(self, path: str | Path) -> None:
+        """Write the fitted detector to one zip file at ``path``."""
+        if not self.is_fitted:
+            raise DetectorError("cannot save a detector that has not been fitted")
+        path = Path(path)
+        with tempfile.TemporaryDirectory() as tmp:
+            state_dir = Path(tmp)
+            self._dump(state_dir)
+            meta = {"format": ARTEFACT_FORMAT, "kind": self.kind, "params": self.params.to_dict()}
+            with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+                archive.writestr("meta.json", json.dumps(meta, indent=2))
+                for file in sorted(state_dir.rglob("*")):
+                    if file.is_file():
+                        archive.write(file, f"state/{file.relative_to(state_dir)}")
+
+    @classmethod
+    def load(cls, path: str | Path) -> Self:
+        """Read a detector written by :meth:`save`; the kind must match ``cls``."""
+        meta, state = read_artefact(path)
+        if meta["kind"] != cls.kind:
+            raise DetectorError(f"artefact holds a {meta['kind']!r} detector, not {cls.kind!r}")
+        detector = cls(meta["params"])
+        with tempfile.TemporaryDirectory() as tmp:
+            state_dir = Path(tmp)
+            for name, data in state.items():
+                target = state_dir / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+            detector._restore(state_dir)
+        detector.is_fitted = True
+        return detector
+
+    # -- what each kind writes and reads ------------------------------------------------
+    @abstractmethod
+    def _dump(self, state_dir: Path) -> None:
+        """Write the fitted state as files under ``state_dir``."""
+
+    @abstractmethod
+    def _restore(self, state_dir: Path) -> None:
+        """Read back what :meth:`_dump` wrote."""
+
+    def _require_fitted(self) -> None:
+        if not self.is_fitted:
+            raise DetectorError(f"{self.kind} detector must be fitted before scoring")
+
+
+def read_artefact(path: str | Path) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """Return (meta, {relative state path: bytes}) of an artefact, checking its format."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            meta = json.loads(archive.read("meta.json"))
+            state = {}
+            for info in archive.infolist():
+                name = info.filename
+                if not name.startswith("state/") or info.is_dir():
+                    continue
+                relative = Path(name[len("state/") :])
+                if relative.is_absolute() or ".." in relative.parts:
+                    raise DetectorError(f"artefact has an unsafe member name {name!r}")
+                state[str(relative)] = archive.read(info)
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
+        raise DetectorError(f"{path} is not a detector artefact: {exc}") from exc
+    if meta.get("format") != ARTEFACT_FORMAT:
+        raise DetectorError(f"unsupported artefact format {meta.get('format')!r}")
+    return meta, state

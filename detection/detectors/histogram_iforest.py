@@ -1,0 +1,153 @@
+"""Colour histogram + IsolationForest: the fast baseline every site starts with.
+
+Each image becomes an HSV colour histogram (:mod:`detection.features.color_histogram`); an
+unsupervised novelty estimator learns the region of histogram space that normal images
+occupy. IsolationForest is the default (the seed tutorial); One-Class SVM and Local Outlier
+Factor are offered for sites where it does worse. The score is the estimator's
+``-score_samples``, so higher means more abnormal and no threshold is baked in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Self
+
+import numpy as np
+from sklearn.ensemble import IsolationForest
+from sklearn.neighbors import LocalOutlierFactor
+from sklearn.svm import OneClassSVM
+
+from detection.base import (
+    Detector,
+    DetectorError,
+    Params,
+    ParamsError,
+    ProgressCallback,
+    ScoreResult,
+    check_images,
+)
+from detection.features.color_histogram import color_histogram
+from detection.registry import register
+from detection.sklearn_state import dump_estimator, load_estimator
+
+ESTIMATORS = ("isolation_forest", "one_class_svm", "local_outlier_factor")
+
+
+@dataclasses.dataclass(frozen=True)
+class HistogramParams(Params):
+    #: Histogram bins for hue, saturation and value.
+    bins: tuple[int, int, int] = (8, 8, 8)
+    estimator: str = "isolation_forest"
+    #: IsolationForest: number of trees.
+    n_estimators: int = 200
+    #: IsolationForest: samples drawn per tree ("auto" = min(256, n)).
+    max_samples: str | int = "auto"
+    #: One-Class SVM: upper bound on the fraction of training errors.
+    nu: float = 0.05
+    #: Local Outlier Factor: neighbours compared.
+    n_neighbors: int = 20
+    random_state: int = 0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.bins, list):
+            object.__setattr__(self, "bins", tuple(self.bins))
+
+    def validate(self) -> None:
+        if (
+            not isinstance(self.bins, tuple)
+            or len(self.bins) != 3
+            or not all(isinstance(b, int) and 2 <= b <= 64 for b in self.bins)
+        ):
+            raise ParamsError("bins must be three integers between 2 and 64")
+        if self.estimator not in ESTIMATORS:
+            raise ParamsError(f"estimator must be one of {', '.join(ESTIMATORS)}")
+        if not isinstance(self.n_estimators, int) or not 1 <= self.n_estimators <= 5000:
+            raise ParamsError("n_estimators must be an integer between 1 and 5000")
+        if self.max_samples != "auto" and (
+            not isinstance(self.max_samples, int) or self.max_samples < 2
+        ):
+            raise ParamsError('max_samples must be "auto" or an integer of at least 2')
+        if not isinstance(self.nu, int | float) or not 0 < self.nu <= 1:
+            raise ParamsError("nu must be in (0, 1]")
+        if not isinstance(self.n_neighbors, int) or self.n_neighbors < 1:
+            raise ParamsError("n_neighbors must be a positive integer")
+        if not isinstance(self.random_state, int):
+            raise ParamsError("random_state must be an integer")
+
+
+@register
+class HistogramIForestDetector(Detector):
+    """HSV colour histogram with IsolationForest (or One-Class SVM / LOF); fast, CPU only."""
+
+    kind = "histogram_iforest"
+    params_class = HistogramParams
+    params: HistogramParams
+
+    def __init__(self, params: Params | dict[str, Any] | None = None) -> None:
+        super().__init__(params)
+        self.estimator: Any = None
+
+    def features(
+        self, images: Sequence[np.ndarray], progress: ProgressCallback | None = None
+    ) -> np.ndarray:
+        """Histograms one image at a time, so a lazy sequence never sits in memory whole."""
+        rows = []
+        total = len(images)
+        for index in range(total):
+            image = images[index]
+            check_images([image])
+            rows.append(color_histogram(image, self.params.bins))
+            if progress and (index % 25 == 0 or index == total - 1):
+                progress(0.9 * (index + 1) / total, f"histograms {index + 1}/{total}")
+        return np.stack(rows) if rows else np.zeros((0, int(np.prod(self.params.bins))))
+
+    def _make_estimator(self, n_samples: int) -> Any:
+        p = self.params
+        if p.estimator == "isolation_forest":
+            return IsolationForest(
+                n_estimators=p.n_estimators,
+                max_samples=p.max_samples,
+                random_state=p.random_state,
+                n_jobs=1,
+            )
+        if p.estimator == "one_class_svm":
+            return OneClassSVM(nu=p.nu, gamma="scale")
+        if n_samples <= p.n_neighbors:
+            raise DetectorError(
+                f"local_outlier_factor with n_neighbors={p.n_neighbors} needs more than "
+                f"{p.n_neighbors} training images; got {n_samples}"
+            )
+        return LocalOutlierFactor(n_neighbors=p.n_neighbors, novelty=True)
+
+    def fit(
+        self,
+        images: Sequence[np.ndarray],
+        *,
+        labels: Sequence[str] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Self:
+        if len(images) < 2:
+            raise DetectorError(f"{self.kind} needs at least 2 training images; got {len(images)}")
+        features = self.features(images, progress)
+        estimator = self._make_estimator(len(features))
+        estimator.fit(features)
+        self.estimator = estimator
+        self.is_fitted = True
+        if progress:
+            progress(1.0, "fitted")
+        return self
+
+    def score(self, images: Sequence[np.ndarray]) -> ScoreResult:
+        self._require_fitted()
+        if len(images) == 0:
+            return ScoreResult(scores=np.zeros(0, dtype=np.float64))
+        features = self.features(images)
+        return ScoreResult(scores=-self.estimator.score_samples(features).astype(np.float64))
+
+    def _dump(self, state_dir: Path) -> None:
+        dump_estimator(self.estimator, state_dir / "estimator.skops")
+
+    def _restore(self, state_dir: Path) -> None:
+        self.estimator = load_estimator(state_dir / "estimator.skops")

@@ -1,0 +1,1 @@
+"""Feature extractors shared by detector kinds."""

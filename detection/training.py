@@ -1,0 +1,145 @@
+"""Fit a detector on normal images and calibrate its threshold on images it never saw.
+
+The one training recipe shared by the web app's workers, the CLI and the benchmarks, so
+their figures mean the same thing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from detection.base import Detector, DetectorError, ProgressCallback
+from detection.calibration import f1_optimal_threshold, threshold_for_fpr
+from detection.metrics import evaluate
+from detection.registry import create_detector
+
+THRESHOLD_METHODS = ("fpr", "f1", "fixed")
+
+
+class Subset(Sequence):
+    """A lazy view of some items of a sequence (images are decoded only when read)."""
+
+    def __init__(self, items: Sequence[Any], indices: Sequence[int]) -> None:
+        self.items = items
+        self.indices = list(indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index: int) -> Any:  # type: ignore[override]
+        if isinstance(index, slice):
+            return Subset(self.items, self.indices[index])
+        return self.items[self.indices[index]]
+
+
+@dataclasses.dataclass
+class TrainingOutcome:
+    detector: Detector
+    threshold: float
+    fit_indices: list[int]
+    holdout_indices: list[int]
+    holdout_scores: np.ndarray
+    anomaly_scores: np.ndarray
+    metrics: dict[str, Any]
+
+
+def split_indices(n: int, holdout_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """A seeded random split; at least one image on each side when there are two or more."""
+    if not 0 <= holdout_fraction < 1:
+        raise DetectorError("holdout_fraction must be in [0, 1)")
+    order = np.random.default_rng(seed).permutation(n)
+    n_holdout = int(round(n * holdout_fraction))
+    if holdout_fraction > 0 and n >= 2:
+        n_holdout = min(max(n_holdout, 1), n - 1)
+    return sorted(order[n_holdout:].tolist()), sorted(order[:n_holdout].tolist())
+
+
+def _scaled(progress: ProgressCallback | None, start: float, end: float) -> ProgressCallback:
+    def report(fraction: float, message: str) -> None:
+        if progress:
+            progress(start + (end - start) * fraction, message)
+
+    return report
+
+
+def fit_and_calibrate(
+    kind: str,
+    params: Mapping[str, Any] | None,
+    normal_images: Sequence[np.ndarray],
+    anomalous_images: Sequence[np.ndarray] = (),
+    *,
+    labels: Sequence[str] | None = None,
+    holdout_fraction: float = 0.2,
+    target_fpr: float = 0.01,
+    threshold_method: str = "fpr",
+    fixed_threshold: float | None = None,
+    seed: int = 0,
+    progress: ProgressCallback | None = None,
+) -> TrainingOutcome:
+    """Fit ``kind`` on most normal images, score the rest and the known anomalies.
+
+    Threshold methods: ``fpr`` bounds the share of held-out normal images flagged by
+    ``target_fpr``; ``f1`` maximises F1 on held-out normals plus confirmed anomalies (it
+    falls back to ``fpr`` while there are none, and says so in the metrics); ``fixed`` uses
+    ``fixed_threshold``. Metrics are measured on the held-out normals and the anomalies; with
+    ``f1`` the threshold was chosen on those same images, so precision/recall are optimistic.
+    """
+    if threshold_method not in THRESHOLD_METHODS:
+        raise DetectorError(f"threshold_method must be one of {', '.join(THRESHOLD_METHODS)}")
+    if threshold_method == "fixed" and fixed_threshold is None:
+        raise DetectorError("threshold_method 'fixed' needs a fixed_threshold")
+    detector = create_detector(kind, params)
+    started = time.perf_counter()
+    fit_idx, holdout_idx = split_indices(len(normal_images), holdout_fraction, seed)
+    if not holdout_idx and threshold_method != "fixed":
+        raise DetectorError("calibration needs held-out normal images; raise holdout_fraction")
+    fit_labels = [labels[i] for i in fit_idx] if labels is not None else None
+    detector.fit(
+        Subset(normal_images, fit_idx), labels=fit_labels, progress=_scaled(progress, 0, 0.8)
+    )
+    train_seconds = time.perf_counter() - started
+    report = _scaled(progress, 0.8, 1.0)
+    report(0.0, "scoring held-out images")
+    holdout_scores = detector.score(Subset(normal_images, holdout_idx)).scores
+    anomaly_scores = (
+        detector.score(anomalous_images).scores if len(anomalous_images) else np.zeros(0)
+    )
+
+    used_method = threshold_method
+    if threshold_method == "f1" and anomaly_scores.size == 0:
+        used_method = "fpr"
+    if used_method == "fpr":
+        threshold = threshold_for_fpr(holdout_scores, target_fpr)
+    elif used_method == "f1":
+        threshold = f1_optimal_threshold(holdout_scores, anomaly_scores)
+    else:
+        threshold = float(fixed_threshold)  # type: ignore[arg-type]
+
+    scores = np.concatenate([holdout_scores, anomaly_scores])
+    truth = np.concatenate([np.zeros(holdout_scores.size), np.ones(anomaly_scores.size)])
+    metrics = evaluate(scores, truth, threshold)
+    metrics.update(
+        n_fit=len(fit_idx),
+        n_holdout=len(holdout_idx),
+        threshold_method=used_method,
+        requested_threshold_method=threshold_method,
+        target_fpr=target_fpr,
+        train_seconds=round(train_seconds, 3),
+        holdout_score_mean=float(holdout_scores.mean()) if holdout_scores.size else None,
+        holdout_score_max=float(holdout_scores.max()) if holdout_scores.size else None,
+    )
+    report(1.0, "calibrated")
+    return TrainingOutcome(
+        detector=detector,
+        threshold=float(threshold),
+        fit_indices=fit_idx,
+        holdout_indices=holdout_idx,
+        holdout_scores=holdout_scores,
+        anomaly_scores=anomaly_scores,
+        metrics=metrics,
+    )

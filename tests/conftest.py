@@ -1,0 +1,145 @@
+"""Shared fixtures: API clients per role, and a real Celery worker process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from tests.factories import SiteFactory, member
+from webapp.sites.roles import Role
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def site(db):  # type: ignore[no-untyped-def]
+    return SiteFactory(slug="park", name="City park")
+
+
+@pytest.fixture
+def users(site):  # type: ignore[no-untyped-def]
+    """One user per role on ``site``, plus an outsider who is a member of nothing."""
+    from tests.factories import UserFactory
+
+    people = {role: member(site, role, username=role) for role in Role.values}
+    people["outsider"] = UserFactory(username="outsider")
+    return people
+
+
+def client_for(user) -> APIClient:  # type: ignore[no-untyped-def]
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def api(users) -> Callable[[str], APIClient]:  # type: ignore[no-untyped-def]
+    """``api("admin")`` is a token-authenticated client of the user with that role."""
+    return lambda who: client_for(users[who])
+
+
+def wait_for(predicate: Callable[[], Any], *, timeout: float = 120, what: str = "condition") -> Any:
+    """Poll ``predicate`` until it returns something truthy (the worker is asynchronous)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def _database_url() -> str:
+    """The URL of the test database this process uses, for the worker subprocess."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{Path(db['NAME']).resolve()}"
+    user = db.get("USER") or ""
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def worker(transactional_db, tmp_path) -> Iterator[subprocess.Popen]:  # type: ignore[no-untyped-def]
+    """A real ``celery worker`` process on the real broker, using the test database.
+
+    Tasks enqueued by the test (after commit) are executed by it, exactly as in production.
+    """
+    from workers.celery_app import app
+
+    app.control.purge()  # messages left by an earlier run would only be noise
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=_database_url(),
+        MEDIA_ROOT=str(settings.MEDIA_ROOT),
+        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+        CELERY_TASK_ALWAYS_EAGER="0",
+        PYTHONUNBUFFERED="1",
+    )
+    log_path = tmp_path / "worker.log"
+    command = [
+        sys.executable, "-m", "celery", "-A", "workers", "worker",
+        "-Q", "cpu,gpu", "--pool", "solo", "--loglevel", "INFO",
+        "--without-gossip", "--without-mingle", "--hostname", f"test-{os.getpid()}@%h",
+    ]  # fmt: skip
+    with log_path.open("w") as log:
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for(
+            lambda: "ready." in log_path.read_text() or process.poll() is not None,
+            timeout=90,
+            what="the celery worker to start",
+        )
+        if process.poll() is not None:
+            raise AssertionError(f"worker exited at start:\n{log_path.read_text()[-4000:]}")
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        if os.environ.get("SHOW_WORKER_LOG"):
+            print(log_path.read_text()[-8000:])
+
+
+@pytest.fixture
+def worker_log(tmp_path) -> Callable[[], str]:  # type: ignore[no-untyped-def]
+    return lambda: (tmp_path / "worker.log").read_text()
+
+
+@pytest.fixture
+def run_tasks(django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
+    """Run the tasks a block enqueues, in-process, when the block's transaction commits.
+
+    For API tests that need a trained version or scores without a worker process; the
+    end-to-end tests use the real ``worker`` instead.
+    """
+    from contextlib import contextmanager
+
+    from workers.celery_app import app
+
+    @contextmanager
+    def runner():  # type: ignore[no-untyped-def]
+        previous = app.conf.task_always_eager
+        app.conf.task_always_eager = True
+        try:
+            with django_capture_on_commit_callbacks(execute=True):
+                yield
+        finally:
+            app.conf.task_always_eager = previous
+
+    return runner

@@ -1,0 +1,188 @@
+"""Writes on uploads: validate every file, keep the valid ones, say why others were refused."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Iterable, Iterator
+from pathlib import PurePosixPath
+from typing import IO
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.db import transaction
+
+from webapp.assets.archives import ArchiveError, is_zip, iter_zip_members
+from webapp.assets.image_validation import InvalidImage, sha256_hex, validate_image
+from webapp.assets.models import Asset, Purpose, Upload
+from webapp.sites.models import Site
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class IncomingFile:
+    """One file of a request: its name and a readable binary handle."""
+
+    name: str
+    handle: IO[bytes]
+    size: int | None = None
+
+
+@dataclasses.dataclass
+class UploadResult:
+    upload: Upload | None
+    assets: list[Asset]
+    rejected: list[dict[str, str]]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Candidate:
+    filename: str
+    data: bytes | None = None
+    error: str | None = None
+
+
+def _expand(files: Iterable[IncomingFile]) -> Iterator[_Candidate]:
+    """Each image of the request, zip archives opened member by member."""
+    for incoming in files:
+        name = PurePosixPath(incoming.name).name or "unnamed"
+        if (
+            incoming.size is not None
+            and incoming.size > settings.MAX_IMAGE_BYTES
+            and not name.lower().endswith(".zip")
+        ):
+            yield _Candidate(name, error=_too_big(incoming.size))
+            continue
+        head = incoming.handle.read(4)
+        incoming.handle.seek(0)
+        if is_zip(name, head):
+            try:
+                for member in iter_zip_members(
+                    incoming.handle,
+                    max_members=settings.MAX_ZIP_MEMBERS,
+                    max_total_bytes=settings.MAX_ZIP_TOTAL_BYTES,
+                    max_member_bytes=settings.MAX_IMAGE_BYTES,
+                    max_ratio=settings.MAX_ZIP_RATIO,
+                ):
+                    label = f"{name}/{member.name}"
+                    yield _Candidate(label, data=member.data, error=member.error)
+            except ArchiveError as exc:
+                yield _Candidate(name, error=str(exc))
+            continue
+        data = incoming.handle.read(settings.MAX_IMAGE_BYTES + 1)
+        if len(data) > settings.MAX_IMAGE_BYTES:
+            yield _Candidate(name, error=_too_big(None))
+        else:
+            yield _Candidate(name, data=data)
+
+
+def _too_big(size: int | None) -> str:
+    limit = settings.MAX_IMAGE_BYTES / 1024**2
+    shown = f" ({size / 1024**2:.1f} MiB)" if size else ""
+    return f"file too large{shown}; the limit per image is {limit:.0f} MiB"
+
+
+def create_upload(
+    *,
+    site: Site,
+    user: AbstractBaseUser | None,
+    purpose: str,
+    files: Iterable[IncomingFile],
+) -> UploadResult:
+    """Store every valid image of ``files`` as an asset of a new upload.
+
+    Invalid files (corrupt, not an image, too large, duplicates, hostile archive members)
+    are listed in ``rejected`` with the reason; valid files in the same request are kept.
+    Files are validated and stored one at a time (never all in memory, no long lock on
+    the database). When nothing at all is valid, no upload is created and
+    ``ValidationError`` is raised. Score uploads are then queued for scoring by the site's
+    active version.
+    """
+    if purpose not in Purpose.values:
+        raise ValidationError({"purpose": f"purpose must be one of {', '.join(Purpose.values)}."})
+    files = list(files)
+    if not files:
+        raise ValidationError({"files": "No files were sent; attach one or more images or a .zip."})
+
+    upload: Upload | None = None
+    assets: list[Asset] = []
+    rejected: list[dict[str, str]] = []
+    stored: dict[str, str] = {}  # checksum -> filename, within this upload
+    for candidate in _expand(files):
+        error = candidate.error
+        if error is None and candidate.data is not None:
+            try:
+                upload, asset = _store_candidate(site, purpose, user, upload, candidate, stored)
+                assets.append(asset)
+                continue
+            except InvalidImage as exc:
+                error = str(exc)
+        rejected.append({"filename": candidate.filename, "error": error or "empty file"})
+
+    if upload is None:
+        details = "; ".join(f"{r['filename']}: {r['error']}" for r in rejected[:20])
+        raise ValidationError({"files": f"None of the files could be stored. {details}"})
+    upload.rejected = rejected
+    upload.save(update_fields=["rejected"])
+    if purpose == Purpose.SCORE and site.active_version_id:
+        from webapp.detectors.services import request_scoring
+
+        request_scoring(site=site, version=site.active_version, assets=assets)
+    logger.info(
+        "upload %s to %s: %d stored, %d rejected", upload.pk, site.slug, len(assets), len(rejected)
+    )
+    return UploadResult(upload=upload, assets=assets, rejected=rejected)
+
+
+def _store_candidate(
+    site: Site,
+    purpose: str,
+    user: AbstractBaseUser | None,
+    upload: Upload | None,
+    candidate: _Candidate,
+    stored: dict[str, str],
+) -> tuple[Upload, Asset]:
+    """Validate one image and store it as an asset; raises InvalidImage with the reason."""
+    data = candidate.data or b""
+    info = validate_image(
+        data,
+        filename=candidate.filename,
+        max_pixels=settings.MAX_IMAGE_PIXELS,
+        max_bytes=settings.MAX_IMAGE_BYTES,
+    )
+    checksum = sha256_hex(data)
+    if checksum in stored:
+        raise InvalidImage(f"duplicate of {stored[checksum]} in this upload")
+    existing = (
+        Asset.objects.filter(site=site, checksum=checksum).values_list("id", flat=True).first()
+    )
+    if existing is not None:
+        raise InvalidImage(f"duplicate: this image is already asset {existing} of this site")
+    with transaction.atomic():
+        if upload is None:
+            upload = Upload.objects.create(site=site, purpose=purpose, created_by=user)
+        asset = Asset(
+            site=site,
+            upload=upload,
+            purpose=purpose,
+            filename=candidate.filename[:255],
+            checksum=checksum,
+            size_bytes=len(data),
+            width=info.width,
+            height=info.height,
+            image_format=info.format,
+        )
+        asset.file.save(candidate.filename, ContentFile(data), save=False)
+        asset.save()
+    stored[checksum] = candidate.filename
+    return upload, asset
+
+
+@transaction.atomic
+def set_asset_label(*, asset: Asset, label: str) -> Asset:
+    asset.label = label.strip()[:100]
+    asset.save(update_fields=["label"])
+    return asset

@@ -1,0 +1,56 @@
+"""Domain errors raised by services, and their mapping to JSON API responses.
+
+Services raise Django's own ``Http404``, ``PermissionDenied`` and ``ValidationError`` plus
+:class:`Conflict`; pages get Django's usual handling, the API gets JSON with a ``detail``
+message and the right status (400, 401, 403, 404, 409, 413).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+
+class Conflict(Exception):
+    """The request is valid but clashes with the current state (HTTP 409)."""
+
+
+class ConflictError(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state."
+    default_code = "conflict"
+
+
+def _validation_payload(exc: DjangoValidationError) -> dict[str, Any]:
+    if hasattr(exc, "error_dict"):
+        fields = {
+            name: [str(m) for e in errs for m in e.messages]
+            for name, errs in exc.error_dict.items()
+        }
+        first = next(iter(fields.values()))[0]
+        return {"detail": first, "errors": fields}
+    return {"detail": " ".join(exc.messages)}
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DjangoValidationError):
+        return Response(_validation_payload(exc), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, Conflict):
+        exc = ConflictError(str(exc))
+    if isinstance(exc, Http404) and str(exc):
+        exc = exceptions.NotFound(str(exc))
+    if isinstance(exc, PermissionDenied) and str(exc):
+        exc = exceptions.PermissionDenied(str(exc))
+    response = exception_handler(exc, context)
+    if response is not None and isinstance(response.data, dict) and "detail" not in response.data:
+        # Field errors from serializers: keep them, and add one readable message.
+        first_field, messages = next(iter(response.data.items()))
+        message = messages[0] if isinstance(messages, list) and messages else messages
+        response.data = {"detail": f"{first_field}: {message}", "errors": response.data}
+    return response

@@ -1,0 +1,181 @@
+"""REST API for detector versions, activation and scoring jobs."""
+
+from __future__ import annotations
+
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from detection.registry import available_kinds, detector_class
+from webapp.detectors import selectors, services
+from webapp.detectors.models import DetectorVersion, ScoringJob, ThresholdMethod
+from webapp.sites.access import access_site, check_capability
+from webapp.sites.roles import Capability
+
+
+class VersionOutput(serializers.ModelSerializer):
+    site = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    is_active = serializers.BooleanField(read_only=True)
+    manifest_counts = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DetectorVersion
+        fields = [
+            "id",
+            "site",
+            "number",
+            "kind",
+            "params",
+            "status",
+            "progress",
+            "progress_message",
+            "threshold",
+            "threshold_method",
+            "target_fpr",
+            "metrics",
+            "error",
+            "is_active",
+            "manifest_counts",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+    def get_manifest_counts(self, version: DetectorVersion) -> dict[str, int]:
+        return {key: len(ids) for key, ids in (version.manifest or {}).items()}
+
+
+class VersionListCreateView(generics.ListAPIView):
+    serializer_class = VersionOutput
+
+    class InputSerializer(serializers.Serializer):
+        kind = serializers.CharField()
+        params = serializers.DictField(required=False, default=dict)
+        threshold_method = serializers.ChoiceField(
+            choices=ThresholdMethod.choices, default=ThresholdMethod.FPR
+        )
+        target_fpr = serializers.FloatField(required=False, allow_null=True, default=None)
+        fixed_threshold = serializers.FloatField(required=False, allow_null=True, default=None)
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        site = access_site(self.request.user, self.kwargs["slug"], Capability.VIEW)
+        return selectors.versions_of(site)
+
+    @extend_schema(request=InputSerializer, responses={202: VersionOutput})
+    def post(self, request: Request, slug: str) -> Response:
+        """Train a new version on the site's known-normal images (runs in a worker)."""
+        site = access_site(request.user, slug, Capability.MANAGE)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        version = services.request_training(site=site, user=request.user, **data.validated_data)
+        return Response(VersionOutput(version).data, status=status.HTTP_202_ACCEPTED)
+
+
+def accessible_version(
+    request: Request, version_id: int, capability: Capability
+) -> DetectorVersion:
+    version = selectors.version_with_site(version_id)
+    if version is None:
+        raise Http404(f"Version {version_id} not found.")
+    check_capability(request.user, version.site, capability)
+    return version
+
+
+class VersionDetailView(APIView):
+    @extend_schema(responses=VersionOutput)
+    def get(self, request: Request, version_id: int) -> Response:
+        return Response(
+            VersionOutput(accessible_version(request, version_id, Capability.VIEW)).data
+        )
+
+
+class VersionManifestView(APIView):
+    """Which assets the version was fitted on, calibrated on and evaluated against."""
+
+    @extend_schema(responses=serializers.DictField(child=serializers.ListField()))
+    def get(self, request: Request, version_id: int) -> Response:
+        return Response(accessible_version(request, version_id, Capability.VIEW).manifest)
+
+
+class VersionActivateView(APIView):
+    @extend_schema(request=None, responses=VersionOutput)
+    def post(self, request: Request, version_id: int) -> Response:
+        """Make this version score the site's uploads (also how to roll back)."""
+        version = accessible_version(request, version_id, Capability.MANAGE)
+        version = services.activate_version(version=version)
+        return Response(VersionOutput(version).data)
+
+
+class ScoringJobOutput(serializers.ModelSerializer):
+    version = serializers.PrimaryKeyRelatedField(read_only=True)
+    chunks = serializers.IntegerField(source="n_chunks", read_only=True, default=None)
+    chunks_done = serializers.IntegerField(source="n_chunks_done", read_only=True, default=None)
+
+    class Meta:
+        model = ScoringJob
+        fields = [
+            "id",
+            "version",
+            "status",
+            "total",
+            "chunks",
+            "chunks_done",
+            "error",
+            "created_at",
+            "finished_at",
+        ]
+
+
+class RescoreView(APIView):
+    @extend_schema(request=None, responses={202: ScoringJobOutput})
+    def post(self, request: Request, slug: str) -> Response:
+        """Score every score-purpose asset again with the site's active version."""
+        site = access_site(request.user, slug, Capability.MANAGE)
+        job = services.rescore_site(site=site)
+        if job is None:
+            return Response(
+                {"detail": "No score-purpose assets to score."}, status=status.HTTP_200_OK
+            )
+        job = selectors.scoring_job_with_progress(job.pk)
+        return Response(ScoringJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ScoringJobListView(generics.ListAPIView):
+    serializer_class = ScoringJobOutput
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        site = access_site(self.request.user, self.kwargs["slug"], Capability.VIEW)
+        return selectors.scoring_jobs_of(site)
+
+
+class ScoringJobDetailView(APIView):
+    @extend_schema(responses=ScoringJobOutput)
+    def get(self, request: Request, job_id: int) -> Response:
+        job = selectors.scoring_job_with_progress(job_id)
+        if job is None:
+            raise Http404(f"Scoring job {job_id} not found.")
+        check_capability(request.user, job.site, Capability.VIEW)
+        return Response(ScoringJobOutput(job).data)
+
+
+class DetectorKindsView(APIView):
+    """The detector kinds this installation offers, with their default parameters."""
+
+    @extend_schema(responses=serializers.ListField(child=serializers.DictField()))
+    def get(self, request: Request) -> Response:
+        kinds = []
+        for kind in available_kinds():
+            cls = detector_class(kind)
+            kinds.append(
+                {
+                    "kind": kind,
+                    "defaults": cls.params_class().to_dict(),
+                    "uses_gpu": cls.uses_gpu,
+                    "needs_labels": cls.needs_labels,
+                    "description": (cls.__doc__ or "").strip().split("\n")[0],
+                }
+            )
+        return Response(kinds)

@@ -1,0 +1,62 @@
+"""Reads on detector versions and scoring jobs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+
+from detection.registry import available_kinds, detector_class
+from webapp.detectors.models import DetectorVersion, JobStatus, ScoringJob
+from webapp.sites.models import Site
+
+
+def versions_of(site: Site) -> QuerySet[DetectorVersion]:
+    return DetectorVersion.objects.filter(site=site).select_related("site").order_by("-number")
+
+
+def version_with_site(version_id: int) -> DetectorVersion | None:
+    return (
+        DetectorVersion.objects.select_related("site", "created_by").filter(pk=version_id).first()
+    )
+
+
+def scoring_job_with_progress(job_id: int) -> ScoringJob | None:
+    return (
+        ScoringJob.objects.select_related("site", "version")
+        .annotate(
+            n_chunks=Count("chunks"),
+            n_chunks_done=Count("chunks", filter=Q(chunks__status=JobStatus.SUCCEEDED)),
+        )
+        .filter(pk=job_id)
+        .first()
+    )
+
+
+def scoring_jobs_of(site: Site) -> QuerySet[ScoringJob]:
+    return (
+        ScoringJob.objects.filter(site=site)
+        .select_related("version")
+        .annotate(
+            n_chunks=Count("chunks"),
+            n_chunks_done=Count("chunks", filter=Q(chunks__status=JobStatus.SUCCEEDED)),
+        )
+        .order_by("-id")
+    )
+
+
+def detector_kinds() -> list[dict[str, Any]]:
+    """The detector kinds this installation offers, with defaults and a one-line summary."""
+    kinds = []
+    for kind in available_kinds():
+        cls = detector_class(kind)
+        kinds.append(
+            {
+                "kind": kind,
+                "defaults": cls.params_class().to_dict(),
+                "uses_gpu": cls.uses_gpu,
+                "needs_labels": cls.needs_labels,
+                "description": (cls.__doc__ or "").strip().split("\n")[0],
+            }
+        )
+    return kinds

@@ -1,0 +1,332 @@
+"""Writes on detector versions and scoring jobs: train, activate, score.
+
+Tasks in ``workers/`` call :func:`run_training` and :func:`score_chunk` with ids only.
+Both claim their row atomically (a conditional update from queued, or from running with a
+stale heartbeat when a worker died), so a redelivered task does nothing twice; artefacts
+are written under a fresh name and only recorded on success; scores are upserts.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from detection.training import fit_and_calibrate
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.db import transaction
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from detection.base import Detector, DetectorError, ParamsError
+from detection.registry import create_detector, detector_class, load_detector
+from webapp.assets.models import Asset, Purpose
+from webapp.assets.selectors import AssetImages
+from webapp.common.errors import Conflict
+from webapp.detectors.models import (
+    DetectorVersion,
+    JobStatus,
+    ScoringChunk,
+    ScoringJob,
+    ThresholdMethod,
+)
+from webapp.review.selectors import confirmed_anomalies, normal_training_assets
+from webapp.review.services import record_scores
+from webapp.sites.models import Site
+
+logger = logging.getLogger(__name__)
+
+MIN_NORMAL_IMAGES = 5
+
+
+def queue_for_kind(kind: str) -> str:
+    """Kinds that profit from a GPU go to the ``gpu`` queue, the rest to ``cpu``."""
+    return "gpu" if detector_class(kind).uses_gpu else "cpu"
+
+
+# --- training ----------------------------------------------------------------------------
+
+
+def request_training(
+    *,
+    site: Site,
+    user: AbstractBaseUser | None,
+    kind: str,
+    params: dict[str, Any] | None = None,
+    threshold_method: str = ThresholdMethod.FPR,
+    target_fpr: float | None = None,
+    fixed_threshold: float | None = None,
+) -> DetectorVersion:
+    """Create a queued version and enqueue its training after commit."""
+    try:
+        detector = create_detector(kind, params or {})
+    except ParamsError as exc:
+        field = "kind" if "kind" in str(exc) and "unknown detector kind" in str(exc) else "params"
+        raise ValidationError({field: str(exc)}) from None
+    if threshold_method not in ThresholdMethod.values:
+        raise ValidationError(
+            {"threshold_method": f"choose one of {', '.join(ThresholdMethod.values)}."}
+        )
+    if threshold_method == ThresholdMethod.FIXED and fixed_threshold is None:
+        raise ValidationError({"fixed_threshold": "a fixed threshold needs a value."})
+    target_fpr = settings.DEFAULT_TARGET_FPR if target_fpr is None else float(target_fpr)
+    if not 0.0 < target_fpr < 0.5:
+        raise ValidationError({"target_fpr": "target_fpr must be between 0 and 0.5."})
+    n_normal = normal_training_assets(site).count()
+    if n_normal < MIN_NORMAL_IMAGES:
+        raise ValidationError(
+            f"Training needs at least {MIN_NORMAL_IMAGES} known-normal images; site "
+            f"'{site.slug}' has {n_normal}. Upload images with purpose 'train' first."
+        )
+    with transaction.atomic():
+        Site.objects.select_for_update().filter(pk=site.pk).first()
+        number = (site.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+        version = DetectorVersion.objects.create(
+            site=site,
+            number=number,
+            kind=kind,
+            params=detector.params.to_dict(),
+            threshold_method=threshold_method,
+            target_fpr=target_fpr,
+            fixed_threshold=fixed_threshold,
+            created_by=user,
+        )
+        transaction.on_commit(lambda: _enqueue_training(version))
+    return version
+
+
+def _enqueue_training(version: DetectorVersion) -> None:
+    from workers.tasks import train_version
+
+    train_version.apply_async(args=[version.pk], queue=queue_for_kind(version.kind))
+
+
+def _claim(model: type[DetectorVersion] | type[ScoringChunk], pk: int) -> bool:
+    """Atomically move a job to running; False if another worker has it (or it is done)."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS)
+    claimable = Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, heartbeat_at__lt=stale)
+    return bool(
+        model.objects.filter(claimable, pk=pk).update(status=JobStatus.RUNNING, heartbeat_at=now)
+    )
+
+
+class _ProgressReporter:
+    """Writes training progress (and the heartbeat) at most once a second."""
+
+    def __init__(self, version_id: int) -> None:
+        self.version_id = version_id
+        self.last_write = 0.0
+
+    def __call__(self, fraction: float, message: str) -> None:
+        now = time.monotonic()
+        if now - self.last_write < 1.0 and fraction < 1.0:
+            return
+        self.last_write = now
+        DetectorVersion.objects.filter(pk=self.version_id).update(
+            progress=max(0.0, min(1.0, float(fraction))),
+            progress_message=message[:200],
+            heartbeat_at=timezone.now(),
+        )
+
+
+def run_training(*, version_id: int) -> None:
+    """Fit, calibrate and store one version; failures mark it failed with the reason.
+
+    The site's active version is never touched by a failure. The first version of a site
+    that succeeds becomes active by itself, and scores what is waiting.
+    """
+    if not _claim(DetectorVersion, version_id):
+        logger.info("version %s already claimed or finished; nothing to do", version_id)
+        return
+    DetectorVersion.objects.filter(pk=version_id).update(
+        started_at=timezone.now(), progress=0.0, error="", progress_message="loading images"
+    )
+    version = DetectorVersion.objects.select_related("site").get(pk=version_id)
+    site = version.site
+    try:
+        normal = list(normal_training_assets(site))
+        anomalies = list(confirmed_anomalies(site))
+        if len(normal) < MIN_NORMAL_IMAGES:
+            raise DetectorError(
+                f"training needs at least {MIN_NORMAL_IMAGES} known-normal images; "
+                f"the site has {len(normal)}"
+            )
+        outcome = fit_and_calibrate(
+            version.kind,
+            version.params,
+            AssetImages(normal),
+            AssetImages(anomalies),
+            labels=[a.label for a in normal] if detector_class(version.kind).needs_labels else None,
+            target_fpr=version.target_fpr,
+            threshold_method=version.threshold_method,
+            fixed_threshold=version.fixed_threshold,
+            progress=_ProgressReporter(version_id),
+        )
+        manifest = {
+            "fit": [normal[i].pk for i in outcome.fit_indices],
+            "holdout": [normal[i].pk for i in outcome.holdout_indices],
+            "anomalies": [a.pk for a in anomalies],
+        }
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "model.zip"
+            outcome.detector.save(path)
+            with path.open("rb") as handle:
+                version.artefact.save(
+                    f"model-{uuid.uuid4().hex[:12]}.zip", File(handle), save=False
+                )
+    except Exception as exc:
+        reason = str(exc) if isinstance(exc, DetectorError) else f"{type(exc).__name__}: {exc}"
+        logger.exception("training of version %s failed", version_id)
+        DetectorVersion.objects.filter(pk=version_id).update(
+            status=JobStatus.FAILED, error=reason[:5000], finished_at=timezone.now()
+        )
+        return
+    with transaction.atomic():
+        DetectorVersion.objects.filter(pk=version_id).update(
+            status=JobStatus.SUCCEEDED,
+            artefact=version.artefact.name,
+            threshold=float(outcome.threshold),
+            manifest=manifest,
+            metrics=_jsonable(outcome.metrics),
+            progress=1.0,
+            progress_message="done",
+            finished_at=timezone.now(),
+        )
+        site = Site.objects.select_for_update().get(pk=site.pk)
+        if site.active_version_id is None:
+            version.refresh_from_db()
+            activate_version(version=version)
+
+
+def _jsonable(value: Any) -> Any:
+    """Metrics as plain JSON (numpy scalars and NaN do not survive JSONField)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
+# --- activation and scoring ----------------------------------------------------------------
+
+
+@transaction.atomic
+def activate_version(*, version: DetectorVersion) -> DetectorVersion:
+    """Make ``version`` the one that scores the site's uploads (also a rollback).
+
+    Score assets it has not scored yet are queued for scoring.
+    """
+    if version.status != JobStatus.SUCCEEDED:
+        raise Conflict(
+            f"Version {version.number} is {version.status}; only a succeeded version can be "
+            "activated."
+        )
+    site = Site.objects.select_for_update().get(pk=version.site_id)
+    site.active_version = version
+    site.save(update_fields=["active_version"])
+    version.site = site
+    unscored = Asset.objects.filter(site=site, purpose=Purpose.SCORE).exclude(
+        scores__version=version
+    )
+    request_scoring(site=site, version=version, assets=list(unscored.order_by("id")))
+    return version
+
+
+def rescore_site(*, site: Site) -> ScoringJob | None:
+    """Score every score-purpose asset of the site again with its active version."""
+    if site.active_version is None:
+        raise Conflict(f"Site '{site.slug}' has no active version; train one first.")
+    assets = list(Asset.objects.filter(site=site, purpose=Purpose.SCORE).order_by("id"))
+    return request_scoring(site=site, version=site.active_version, assets=assets)
+
+
+def request_scoring(
+    *, site: Site, version: DetectorVersion, assets: Sequence[Asset]
+) -> ScoringJob | None:
+    """Create a scoring job split in chunks and enqueue them after commit."""
+    if not assets:
+        return None
+    size = settings.SCORING_CHUNK_SIZE
+    with transaction.atomic():
+        job = ScoringJob.objects.create(site=site, version=version, total=len(assets))
+        ids = [asset.pk for asset in assets]
+        chunks = ScoringChunk.objects.bulk_create(
+            ScoringChunk(job=job, index=i, asset_ids=ids[start : start + size])
+            for i, start in enumerate(range(0, len(ids), size))
+        )
+        chunk_ids = [chunk.pk for chunk in chunks] or list(
+            job.chunks.order_by("index").values_list("pk", flat=True)
+        )
+        queue = queue_for_kind(version.kind)
+        transaction.on_commit(lambda: _enqueue_chunks(chunk_ids, queue))
+    return job
+
+
+def _enqueue_chunks(chunk_ids: list[int], queue: str) -> None:
+    from workers.tasks import score_chunk as score_chunk_task
+
+    for chunk_id in chunk_ids:
+        score_chunk_task.apply_async(args=[chunk_id], queue=queue)
+
+
+_detector_cache: OrderedDict[tuple[int, str], Detector] = OrderedDict()
+
+
+def load_version_detector(version: DetectorVersion) -> Detector:
+    """The fitted detector of a version, cached per worker process (two at most)."""
+    key = (version.pk, version.artefact.name)
+    if key in _detector_cache:
+        _detector_cache.move_to_end(key)
+        return _detector_cache[key]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.zip"
+        with version.artefact.open("rb") as source:
+            path.write_bytes(source.read())
+        detector = load_detector(path)
+    _detector_cache[key] = detector
+    while len(_detector_cache) > 2:
+        _detector_cache.popitem(last=False)
+    return detector
+
+
+def score_chunk(*, chunk_id: int) -> None:
+    """Score one chunk of a job; the last chunk to finish closes the job."""
+    if not _claim(ScoringChunk, chunk_id):
+        logger.info("chunk %s already claimed or finished; nothing to do", chunk_id)
+        return
+    chunk = ScoringChunk.objects.select_related("job", "job__version").get(pk=chunk_id)
+    job = chunk.job
+    ScoringJob.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(status=JobStatus.RUNNING)
+    try:
+        version = job.version
+        assets = list(Asset.objects.filter(pk__in=chunk.asset_ids).order_by("id"))
+        if assets:
+            result = load_version_detector(version).score(AssetImages(assets))
+            record_scores(version=version, assets=assets, scores=result.scores.tolist())
+    except Exception as exc:
+        reason = str(exc) if isinstance(exc, DetectorError) else f"{type(exc).__name__}: {exc}"
+        logger.exception("scoring chunk %s failed", chunk_id)
+        ScoringChunk.objects.filter(pk=chunk_id).update(status=JobStatus.FAILED, error=reason)
+        ScoringJob.objects.filter(pk=job.pk).update(
+            status=JobStatus.FAILED, error=reason[:5000], finished_at=timezone.now()
+        )
+        return
+    ScoringChunk.objects.filter(pk=chunk_id).update(status=JobStatus.SUCCEEDED)
+    if not job.chunks.exclude(status=JobStatus.SUCCEEDED).exists():
+        ScoringJob.objects.filter(
+            pk=job.pk, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
+        ).update(status=JobStatus.SUCCEEDED, finished_at=timezone.now())

@@ -1,0 +1,146 @@
+"""Pages: train, activate and rescore (admins), and a version's report."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from webapp.assets import selectors as asset_selectors
+from webapp.common.errors import Conflict
+from webapp.detectors import selectors, services
+from webapp.detectors.models import DetectorVersion, JobStatus
+from webapp.pages.forms import TrainForm, add_service_errors
+from webapp.sites.access import access_site, can, check_capability
+from webapp.sites.roles import Capability
+from webapp.sites.views import render_site_detail
+
+#: How many thumbnails of each manifest group the report shows.
+MANIFEST_PREVIEW = 120
+
+MANIFEST_GROUPS = (
+    ("fit", "Fitted on", "Known-normal images the detector learnt from."),
+    ("holdout", "Held out", "Known-normal images kept aside to calibrate the threshold."),
+    ("anomalies", "Confirmed anomalies", "Reviewed anomalies used for calibration and metrics."),
+)
+
+
+@login_required
+@require_POST
+def train_version(request: HttpRequest, slug: str) -> HttpResponse:
+    """Queue the training of a new version; invalid input re-renders the site page."""
+    site = access_site(request.user, slug, Capability.MANAGE)
+    kinds = [k["kind"] for k in selectors.detector_kinds()]
+    form = TrainForm(request.POST, kinds=kinds)
+    if form.is_valid():
+        try:
+            version = services.request_training(site=site, user=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"Version {version.number} ({version.kind}) is queued.")
+            return redirect("version-detail", version_id=version.pk)
+    messages.error(request, "The new version was not created; see the errors in the form.")
+    return render_site_detail(request, site, train_form=form)
+
+
+@login_required
+@require_POST
+def rescore_site(request: HttpRequest, slug: str) -> HttpResponse:
+    site = access_site(request.user, slug, Capability.MANAGE)
+    try:
+        job = services.rescore_site(site=site)
+    except Conflict as exc:
+        messages.error(request, str(exc))
+    else:
+        if job is None:
+            messages.info(request, "There are no score images to score.")
+        else:
+            messages.success(request, f"Scoring job {job.pk} queued for {job.total} images.")
+    return redirect("site-detail", slug=site.slug)
+
+
+def _version_for(request: HttpRequest, version_id: int, capability: Capability) -> DetectorVersion:
+    version = selectors.version_with_site(version_id)
+    if version is None:
+        raise Http404(f"Version {version_id} not found.")
+    check_capability(request.user, version.site, capability)
+    return version
+
+
+@login_required
+@require_POST
+def activate_version(request: HttpRequest, version_id: int) -> HttpResponse:
+    """Make a version the site's active one (also the way to roll back)."""
+    version = _version_for(request, version_id, Capability.MANAGE)
+    try:
+        services.activate_version(version=version)
+    except Conflict as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Version {version.number} is now active.")
+    return redirect("site-detail", slug=version.site.slug)
+
+
+def _display(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list | tuple):
+        return ", ".join(_display(v) for v in value)
+    return str(value)
+
+
+def metric_rows(metrics: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """``(name, shown value)`` for every metric; nested groups become ``group.name``."""
+    rows: list[tuple[str, str]] = []
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            rows.extend(metric_rows(value, prefix=f"{name}."))
+        else:
+            rows.append((name.replace("_", " "), _display(value)))
+    return rows
+
+
+@login_required
+def version_detail(request: HttpRequest, version_id: int) -> HttpResponse:
+    version = _version_for(request, version_id, Capability.VIEW)
+    site = version.site
+    manifest = version.manifest or {}
+    shown = {key: list(manifest.get(key) or [])[:MANIFEST_PREVIEW] for key, _, _ in MANIFEST_GROUPS}
+    names = asset_selectors.filenames_of(site, [i for ids in shown.values() for i in ids])
+    groups = [
+        {
+            "key": key,
+            "title": title,
+            "help": help_text,
+            "count": len(manifest.get(key) or []),
+            "assets": [(asset_id, names.get(asset_id, "")) for asset_id in shown[key]],
+        }
+        for key, title, help_text in MANIFEST_GROUPS
+    ]
+    context = {
+        "site": site,
+        "version": version,
+        "metrics": metric_rows(version.metrics or {}),
+        "params": [
+            (name, value if isinstance(value, str) else json.dumps(value))
+            for name, value in sorted((version.params or {}).items())
+        ],
+        "groups": groups,
+        "has_manifest": bool(manifest),
+        "running": version.status in (JobStatus.QUEUED, JobStatus.RUNNING),
+        "can_manage": can(request.user, site, Capability.MANAGE),
+        "preview_limit": MANIFEST_PREVIEW,
+    }
+    return render(request, "detectors/version_detail.html", context)

@@ -1,0 +1,107 @@
+"""Forms of the server-rendered pages: they parse input only; services decide the rules."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from webapp.assets.models import Purpose
+from webapp.detectors.models import ThresholdMethod
+from webapp.sites.roles import Role
+
+
+def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
+    """Show a service's ``ValidationError`` on ``form``: on the field it names, if the form
+    has that field, else as an error of the whole form."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            target = field if field in form.fields else None
+            for error in errors:
+                for message in error.messages:
+                    form.add_error(target, message)
+    else:
+        for message in exc.messages:
+            form.add_error(None, message)
+
+
+class SiteCreateForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    slug = forms.SlugField(
+        max_length=64, help_text="Short name used in addresses: letters, digits, - and _."
+    )
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class MemberForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER)
+
+
+class TrainForm(forms.Form):
+    kind = forms.ChoiceField(choices=[], label="Detector kind")
+    params = forms.CharField(
+        required=False,
+        label="Parameters (JSON object)",
+        initial="{}",
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false", "class": "mono"}),
+        help_text="Leave {} for the kind's defaults.",
+    )
+    threshold_method = forms.ChoiceField(
+        choices=ThresholdMethod.choices, initial=ThresholdMethod.FPR
+    )
+    target_fpr = forms.FloatField(
+        required=False,
+        label="Target false-positive rate",
+        min_value=0.0,
+        max_value=0.5,
+        widget=forms.NumberInput(attrs={"step": "any"}),
+    )
+    fixed_threshold = forms.FloatField(
+        required=False,
+        label="Fixed threshold",
+        widget=forms.NumberInput(attrs={"step": "any"}),
+        help_text="Only for the 'fixed' method.",
+    )
+
+    def __init__(self, *args: Any, kinds: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = [(kind, kind) for kind in kinds]
+        self.fields["target_fpr"].widget.attrs["placeholder"] = str(settings.DEFAULT_TARGET_FPR)
+
+    def clean_params(self) -> dict[str, Any]:
+        text = (self.cleaned_data.get("params") or "").strip() or "{}"
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(
+                f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
+            ) from None
+        if not isinstance(value, dict):
+            raise ValidationError('Parameters must be a JSON object, e.g. {"n_estimators": 200}.')
+        return value
+
+
+class MultipleFileInput(forms.FileInput):
+    """A file input that accepts several files (``<input type="file" multiple>``)."""
+
+    allow_multiple_selected = True
+
+
+class UploadForm(forms.Form):
+    purpose = forms.ChoiceField(
+        choices=Purpose.choices, widget=forms.RadioSelect, initial=Purpose.SCORE
+    )
+    #: Rendered by the form, read by the view (``incoming_files``): whether the files are
+    #: acceptable is the upload service's decision, so the field itself validates nothing.
+    files = forms.Field(
+        required=False,
+        label="Images or .zip archives",
+        widget=MultipleFileInput(
+            attrs={"multiple": True, "accept": "image/*,.zip,application/zip"}
+        ),
+        help_text="Select one or more images (JPEG, PNG, ...) or .zip archives of images.",
+    )

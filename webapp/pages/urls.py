@@ -1,0 +1,35 @@
+"""Server-rendered pages (all behind login); the REST API lives under /api/."""
+
+from __future__ import annotations
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from webapp.assets import views as asset_views
+from webapp.detectors import views as detector_views
+from webapp.review import views as review_views
+from webapp.sites import views as site_views
+
+urlpatterns = [
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            template_name="registration/login.html", redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", site_views.site_list, name="site-list"),
+    path("sites/<slug:slug>/", site_views.site_detail, name="site-detail"),
+    path("sites/<slug:slug>/members/", site_views.add_member, name="site-add-member"),
+    path("sites/<slug:slug>/upload/", asset_views.upload, name="site-upload"),
+    path("sites/<slug:slug>/train/", detector_views.train_version, name="site-train"),
+    path("sites/<slug:slug>/rescore/", detector_views.rescore_site, name="site-rescore"),
+    path("sites/<slug:slug>/review/", review_views.review_queue, name="site-review"),
+    path("versions/<int:version_id>/", detector_views.version_detail, name="version-detail"),
+    path(
+        "versions/<int:version_id>/activate/",
+        detector_views.activate_version,
+        name="version-activate",
+    ),
+]

@@ -1,0 +1,105 @@
+"""REST API for the review queue."""
+
+from __future__ import annotations
+
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from webapp.review import selectors, services
+from webapp.review.models import Decision, Flag, FlagStatus
+from webapp.sites.access import access_site, check_capability
+from webapp.sites.roles import Capability
+
+
+class FlagOutput(serializers.ModelSerializer):
+    asset = serializers.IntegerField(source="score.asset_id")
+    filename = serializers.CharField(source="score.asset.filename")
+    image_url = serializers.SerializerMethodField()
+    score = serializers.FloatField(source="score.score")
+    threshold = serializers.FloatField(source="score.threshold")
+    version = serializers.IntegerField(source="score.version_id")
+    version_number = serializers.IntegerField(source="score.version.number")
+    reviewer = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Flag
+        fields = [
+            "id",
+            "asset",
+            "filename",
+            "image_url",
+            "score",
+            "threshold",
+            "version",
+            "version_number",
+            "status",
+            "reviewer",
+            "reviewed_at",
+            "note",
+            "created_at",
+        ]
+
+    def get_image_url(self, flag: Flag) -> str:
+        return f"/api/assets/{flag.score.asset_id}/image/"
+
+    def get_reviewer(self, flag: Flag) -> str | None:
+        return flag.reviewer.get_username() if flag.reviewer else None
+
+
+class FlagListView(generics.ListAPIView):
+    """Flags of a site, highest score first (``?status=pending`` for the queue)."""
+
+    serializer_class = FlagOutput
+
+    @extend_schema(parameters=[OpenApiParameter("status", str, enum=FlagStatus.values)])
+    def get(self, request: Request, *args: object, **kwargs: object) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        site = access_site(self.request.user, self.kwargs["slug"], Capability.VIEW)
+        flag_status = self.request.query_params.get("status") or None
+        if flag_status and flag_status not in FlagStatus.values:
+            raise serializers.ValidationError({"status": [f"unknown status '{flag_status}'."]})
+        return selectors.flags_of(site, status=flag_status)
+
+
+def accessible_flag(request: Request, flag_id: int, capability: Capability) -> Flag:
+    flag = selectors.flag_with_site(flag_id)
+    if flag is None:
+        raise Http404(f"Flag {flag_id} not found.")
+    check_capability(request.user, flag.site, capability)
+    return flag
+
+
+class FlagDetailView(APIView):
+    @extend_schema(responses=FlagOutput)
+    def get(self, request: Request, flag_id: int) -> Response:
+        return Response(FlagOutput(accessible_flag(request, flag_id, Capability.VIEW)).data)
+
+
+class FlagReviewView(APIView):
+    class InputSerializer(serializers.Serializer):
+        decision = serializers.ChoiceField(choices=Decision.choices)
+        note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+    @extend_schema(request=InputSerializer, responses=FlagOutput)
+    def post(self, request: Request, flag_id: int) -> Response:
+        """Confirm (anomaly) or reject (normal) a pending flag; 409 if already reviewed."""
+        accessible_flag(request, flag_id, Capability.REVIEW)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.review_flag(flag_id=flag_id, reviewer=request.user, **data.validated_data)
+        return Response(FlagOutput(selectors.flag_with_site(flag_id)).data)
+
+
+class FlagUndoView(APIView):
+    @extend_schema(request=None, responses=FlagOutput)
+    def post(self, request: Request, flag_id: int) -> Response:
+        """Put a reviewed flag back in the queue."""
+        accessible_flag(request, flag_id, Capability.REVIEW)
+        services.undo_review(flag_id=flag_id)
+        return Response(FlagOutput(selectors.flag_with_site(flag_id)).data)

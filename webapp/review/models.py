@@ -1,0 +1,65 @@
+"""Scores given by detector versions, and the flags reviewers decide on."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class Score(models.Model):
+    """One version's raw score of one asset (upserted: unique per asset and version)."""
+
+    asset = models.ForeignKey("assets.Asset", on_delete=models.CASCADE, related_name="scores")
+    version = models.ForeignKey(
+        "detectors.DetectorVersion", on_delete=models.CASCADE, related_name="scores"
+    )
+    score = models.FloatField(help_text="Raw score; higher = more abnormal.")
+    threshold = models.FloatField(help_text="The version's threshold when this was scored.")
+    is_flagged = models.BooleanField(default=False)
+    scored_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["asset", "version"], name="unique_score_per_version")
+        ]
+        indexes = [models.Index(fields=["version", "is_flagged"])]
+
+    def __str__(self) -> str:
+        return f"{self.asset_id} by v{self.version_id}: {self.score:.4g}"
+
+
+class FlagStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    CONFIRMED = "confirmed", "Confirmed anomaly"
+    REJECTED = "rejected", "Rejected (normal)"
+
+
+class Decision(models.TextChoices):
+    CONFIRM = "confirm", "Confirm (it is an anomaly)"
+    REJECT = "reject", "Reject (it is normal)"
+
+
+DECISION_STATUS = {Decision.CONFIRM: FlagStatus.CONFIRMED, Decision.REJECT: FlagStatus.REJECTED}
+
+
+class Flag(models.Model):
+    """A score above threshold that waits for, or has, a reviewer's decision."""
+
+    site = models.ForeignKey("sites.Site", on_delete=models.CASCADE, related_name="flags")
+    score = models.OneToOneField(Score, on_delete=models.CASCADE, related_name="flag")
+    status = models.CharField(
+        max_length=12, choices=FlagStatus.choices, default=FlagStatus.PENDING, db_index=True
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["site", "status"])]
+        ordering = ["-score__score", "id"]
+
+    def __str__(self) -> str:
+        return f"flag {self.pk} ({self.status})"

@@ -1,0 +1,73 @@
+"""Reads on scores and flags, and the labels that reviews give to assets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+
+from webapp.assets.models import Asset, Purpose
+from webapp.review.models import Flag, FlagStatus
+from webapp.sites.models import Site
+
+
+def _latest_decision() -> Subquery:
+    """The status of the asset's most recently reviewed flag (its current label)."""
+    return Subquery(
+        Flag.objects.filter(score__asset=OuterRef("pk"))
+        .exclude(status=FlagStatus.PENDING)
+        .order_by("-reviewed_at", "-id")
+        .values("status")[:1]
+    )
+
+
+def normal_training_assets(site: Site) -> QuerySet[Asset]:
+    """Known-normal assets: uploaded for training, or flagged and then rejected by a reviewer.
+
+    Assets whose latest review confirmed an anomaly never count as normal.
+    """
+    return (
+        Asset.objects.filter(site=site)
+        .annotate(decision=_latest_decision())
+        .filter(Q(purpose=Purpose.TRAIN) | Q(decision=FlagStatus.REJECTED))
+        .exclude(decision=FlagStatus.CONFIRMED)
+        .order_by("id")
+    )
+
+
+def confirmed_anomalies(site: Site) -> QuerySet[Asset]:
+    """Assets a reviewer confirmed as anomalous: used to evaluate and calibrate versions."""
+    return (
+        Asset.objects.filter(site=site)
+        .annotate(decision=_latest_decision())
+        .filter(decision=FlagStatus.CONFIRMED)
+        .order_by("id")
+    )
+
+
+def flags_of(site: Site, *, status: str | None = None) -> QuerySet[Flag]:
+    """Flags of a site, highest score first, with what a list needs loaded in one query."""
+    flags = Flag.objects.filter(site=site).select_related(
+        "score", "score__asset", "score__version", "reviewer"
+    )
+    if status:
+        flags = flags.filter(status=status)
+    return flags.order_by("-score__score", "id")
+
+
+def flag_with_site(flag_id: int) -> Flag | None:
+    return (
+        Flag.objects.select_related("site", "score", "score__asset", "score__version", "reviewer")
+        .filter(pk=flag_id)
+        .first()
+    )
+
+
+def pending_counts(site_ids: Iterable[int]) -> dict[int, int]:
+    """Number of pending flags per site id (sites without any are absent)."""
+    rows = (
+        Flag.objects.filter(site_id__in=list(site_ids), status=FlagStatus.PENDING)
+        .values("site_id")
+        .annotate(n=Count("id"))
+    )
+    return {row["site_id"]: row["n"] for row in rows}

@@ -1,0 +1,41 @@
+"""Page: the review queue (one flag at a time, driven by the REST API from static/js)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import ensure_csrf_cookie
+
+from webapp.review import selectors
+from webapp.review.models import FlagStatus
+from webapp.sites.access import access_site, can
+from webapp.sites.roles import Capability
+
+#: Flags rendered with the page, and fetched per request to the API when it runs low.
+QUEUE_PAGE_SIZE = 50
+
+
+@login_required
+@ensure_csrf_cookie
+def review_queue(request: HttpRequest, slug: str) -> HttpResponse:
+    """Members see the queue; reviewers and admins may decide (the API checks again).
+
+    ``?status=confirmed`` or ``rejected`` lists the decided flags instead (to undo one).
+    """
+    site = access_site(request.user, slug, Capability.VIEW)
+    status = request.GET.get("status") or FlagStatus.PENDING
+    if status not in FlagStatus.values:
+        status = FlagStatus.PENDING
+    flags = list(selectors.flags_of(site, status=status)[: QUEUE_PAGE_SIZE + 1])
+    context = {
+        "site": site,
+        "can_review": can(request.user, site, Capability.REVIEW),
+        "pending": selectors.pending_counts([site.pk]).get(site.pk, 0),
+        "status": status,
+        "status_choices": FlagStatus.choices,
+        "flags": flags[:QUEUE_PAGE_SIZE],
+        "has_more": len(flags) > QUEUE_PAGE_SIZE,
+        "page_size": QUEUE_PAGE_SIZE,
+    }
+    return render(request, "review/review_queue.html", context)

@@ -1,0 +1,51 @@
+"""Permission checks, in one place: every view and API goes through these helpers.
+
+A user who is not a member of a site gets 404 for it (its existence is not revealed); a
+member whose role lacks the capability gets 403 with a message naming the missing right.
+Staff users are admins of every site.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from webapp.sites.models import Membership, Site
+from webapp.sites.roles import CAPABILITIES, CAPABILITY_VERBS, Capability, Role
+
+UserLike = AbstractBaseUser | AnonymousUser
+
+
+def role_on(user: UserLike, site: Site) -> str | None:
+    if not user.is_authenticated:
+        return None
+    if user.is_staff:
+        return Role.ADMIN
+    membership = Membership.objects.filter(site=site, user=user).only("role").first()
+    return membership.role if membership else None
+
+
+def can(user: UserLike, site: Site, capability: Capability) -> bool:
+    role = role_on(user, site)
+    return role is not None and capability in CAPABILITIES[role]
+
+
+def check_capability(user: UserLike, site: Site, capability: Capability) -> None:
+    role = role_on(user, site)
+    if role is None:
+        raise Http404(f"Site '{site.slug}' not found.")
+    if capability not in CAPABILITIES[role]:
+        raise PermissionDenied(
+            f"Your role on '{site.slug}' is {role}; it does not allow you to "
+            f"{CAPABILITY_VERBS[capability]}."
+        )
+
+
+def access_site(user: UserLike, slug: str, capability: Capability = Capability.VIEW) -> Site:
+    """The site with ``slug`` if ``user`` may do ``capability`` there (404/403 otherwise)."""
+    site = Site.objects.select_related("active_version").filter(slug=slug).first()
+    if site is None:
+        raise Http404(f"Site '{slug}' not found.")
+    check_capability(user, site, capability)
+    return site

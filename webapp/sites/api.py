@@ -1,0 +1,96 @@
+"""REST API for sites, memberships and authentication."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from webapp.sites import selectors, services
+from webapp.sites.access import access_site, role_on
+from webapp.sites.models import Site
+from webapp.sites.roles import Capability, Role
+
+
+class TokenView(ObtainAuthToken):
+    """Exchange username and password for an API token (send it as ``Token <token>``)."""
+
+    class OutputSerializer(serializers.Serializer):
+        token = serializers.CharField()
+
+    @extend_schema(request=ObtainAuthToken.serializer_class, responses=OutputSerializer)
+    def post(self, request: Request, *args: object, **kwargs: object) -> Response:
+        return super().post(request, *args, **kwargs)
+
+
+class SiteOutput(serializers.ModelSerializer):
+    role = serializers.SerializerMethodField()
+    active_version = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Site
+        fields = ["slug", "name", "description", "role", "active_version", "created_at"]
+
+    def get_role(self, site: Site) -> str | None:
+        return role_on(self.context["request"].user, site)
+
+    def get_active_version(self, site: Site) -> int | None:
+        return site.active_version_id
+
+
+class SiteListCreateView(generics.ListAPIView):
+    serializer_class = SiteOutput
+
+    class InputSerializer(serializers.Serializer):
+        slug = serializers.SlugField(max_length=64)
+        name = serializers.CharField(max_length=200)
+        description = serializers.CharField(required=False, allow_blank=True, default="")
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.sites_for(self.request.user)
+
+    @extend_schema(request=InputSerializer, responses={201: SiteOutput})
+    def post(self, request: Request) -> Response:
+        """Create a site; you become its admin."""
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        site = services.create_site(creator=request.user, **data.validated_data)
+        return Response(
+            SiteOutput(site, context={"request": request}).data, status=status.HTTP_201_CREATED
+        )
+
+
+class SiteDetailView(APIView):
+    @extend_schema(responses=SiteOutput)
+    def get(self, request: Request, slug: str) -> Response:
+        site = access_site(request.user, slug, Capability.VIEW)
+        return Response(SiteOutput(site, context={"request": request}).data)
+
+
+class MembershipOutput(serializers.Serializer):
+    username = serializers.CharField(source="user.username")
+    role = serializers.CharField()
+
+
+class MembershipView(APIView):
+    """List a site's members, or (admins) give a user a role there."""
+
+    class InputSerializer(serializers.Serializer):
+        username = serializers.CharField()
+        role = serializers.ChoiceField(choices=Role.choices)
+
+    @extend_schema(responses=MembershipOutput(many=True))
+    def get(self, request: Request, slug: str) -> Response:
+        site = access_site(request.user, slug, Capability.VIEW)
+        return Response(MembershipOutput(selectors.memberships_of(site), many=True).data)
+
+    @extend_schema(request=InputSerializer, responses={200: MembershipOutput})
+    def post(self, request: Request, slug: str) -> Response:
+        site = access_site(request.user, slug, Capability.MANAGE)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        membership = services.set_membership(site=site, **data.validated_data)
+        return Response(MembershipOutput(membership).data)

@@ -1,0 +1,47 @@
+"""Sites (a park, a production line, a camera) and who may do what there."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from webapp.sites.roles import Role
+
+
+class Site(models.Model):
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    active_version = models.ForeignKey(
+        "detectors.DetectorVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The version that scores new uploads; admins may switch (roll back).",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="site_memberships"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["site", "user"], name="unique_membership_per_site")
+        ]
+        ordering = ["site", "user"]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.role} of {self.site}"

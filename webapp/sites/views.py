@@ -1,0 +1,103 @@
+"""Pages: the list of a user's sites and a site's overview (versions, jobs, uploads, members)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from webapp.assets import selectors as asset_selectors
+from webapp.detectors import selectors as detector_selectors
+from webapp.detectors.models import JobStatus
+from webapp.pages.forms import MemberForm, SiteCreateForm, TrainForm, add_service_errors
+from webapp.review import selectors as review_selectors
+from webapp.sites import selectors, services
+from webapp.sites.access import access_site, can, role_on
+from webapp.sites.models import Site
+from webapp.sites.roles import Capability
+
+ACTIVE_JOB_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def site_list(request: HttpRequest) -> HttpResponse:
+    """The sites the user belongs to; anyone signed in may create a site (and admin it)."""
+    form = SiteCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            site = services.create_site(creator=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"Site “{site.name}” created; you are its admin.")
+            return redirect("site-detail", slug=site.slug)
+    sites = list(selectors.sites_for(request.user))
+    pending = review_selectors.pending_counts(site.pk for site in sites)
+    rows = [
+        {"site": site, "role": role_on(request.user, site), "pending": pending.get(site.pk, 0)}
+        for site in sites
+    ]
+    return render(request, "sites/site_list.html", {"rows": rows, "form": form})
+
+
+def render_site_detail(
+    request: HttpRequest,
+    site: Site,
+    *,
+    train_form: TrainForm | None = None,
+    member_form: MemberForm | None = None,
+) -> HttpResponse:
+    """The site overview; the POST views re-render it with their bound form when invalid."""
+    can_manage = can(request.user, site, Capability.MANAGE)
+    kinds = detector_selectors.detector_kinds() if can_manage else []
+    versions = list(detector_selectors.versions_of(site))
+    jobs = list(detector_selectors.scoring_jobs_of(site)[:10])
+    context: dict[str, Any] = {
+        "site": site,
+        "role": role_on(request.user, site),
+        "can_manage": can_manage,
+        "can_upload": can(request.user, site, Capability.UPLOAD),
+        "can_review": can(request.user, site, Capability.REVIEW),
+        "pending": review_selectors.pending_counts([site.pk]).get(site.pk, 0),
+        "versions": versions,
+        "jobs": jobs,
+        "uploads": asset_selectors.recent_uploads(site, limit=10),
+        "members": selectors.memberships_of(site),
+        "kinds": kinds,
+        "train_form": train_form or TrainForm(kinds=[k["kind"] for k in kinds]),
+        "member_form": member_form or MemberForm(),
+        "polling": any(v.status in ACTIVE_JOB_STATUSES for v in versions)
+        or any(j.status in ACTIVE_JOB_STATUSES for j in jobs),
+    }
+    return render(request, "sites/site_detail.html", context)
+
+
+@login_required
+def site_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    site = access_site(request.user, slug, Capability.VIEW)
+    return render_site_detail(request, site)
+
+
+@login_required
+@require_POST
+def add_member(request: HttpRequest, slug: str) -> HttpResponse:
+    """Give a user a role on the site (admins only)."""
+    site = access_site(request.user, slug, Capability.MANAGE)
+    form = MemberForm(request.POST)
+    if form.is_valid():
+        try:
+            membership = services.set_membership(site=site, **form.cleaned_data)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(
+                request, f"{membership.user.get_username()} is now {membership.role} of this site."
+            )
+            return redirect("site-detail", slug=site.slug)
+    return render_site_detail(request, site, member_form=form)

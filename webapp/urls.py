@@ -1,0 +1,67 @@
+"""URL map: pages at the root, the REST API under /api/, OpenAPI at /api/schema/."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from webapp.assets import api as assets_api
+from webapp.detectors import api as detectors_api
+from webapp.review import api as review_api
+from webapp.sites import api as sites_api
+
+api_patterns = [
+    path("auth/token/", sites_api.TokenView.as_view(), name="api-token"),
+    path("sites/", sites_api.SiteListCreateView.as_view(), name="api-sites"),
+    path("sites/<slug:slug>/", sites_api.SiteDetailView.as_view(), name="api-site"),
+    path("sites/<slug:slug>/members/", sites_api.MembershipView.as_view(), name="api-members"),
+    path("sites/<slug:slug>/uploads/", assets_api.UploadCreateView.as_view(), name="api-uploads"),
+    path("sites/<slug:slug>/assets/", assets_api.AssetListView.as_view(), name="api-assets"),
+    path(
+        "sites/<slug:slug>/versions/",
+        detectors_api.VersionListCreateView.as_view(),
+        name="api-versions",
+    ),
+    path("sites/<slug:slug>/rescore/", detectors_api.RescoreView.as_view(), name="api-rescore"),
+    path(
+        "sites/<slug:slug>/scoring-jobs/",
+        detectors_api.ScoringJobListView.as_view(),
+        name="api-scoring-jobs",
+    ),
+    path("sites/<slug:slug>/flags/", review_api.FlagListView.as_view(), name="api-flags"),
+    path("assets/<int:asset_id>/", assets_api.AssetDetailView.as_view(), name="api-asset"),
+    path(
+        "assets/<int:asset_id>/image/", assets_api.AssetImageView.as_view(), name="api-asset-image"
+    ),
+    path(
+        "versions/<int:version_id>/", detectors_api.VersionDetailView.as_view(), name="api-version"
+    ),
+    path(
+        "versions/<int:version_id>/manifest/",
+        detectors_api.VersionManifestView.as_view(),
+        name="api-version-manifest",
+    ),
+    path(
+        "versions/<int:version_id>/activate/",
+        detectors_api.VersionActivateView.as_view(),
+        name="api-version-activate",
+    ),
+    path(
+        "scoring-jobs/<int:job_id>/",
+        detectors_api.ScoringJobDetailView.as_view(),
+        name="api-scoring-job",
+    ),
+    path("flags/<int:flag_id>/", review_api.FlagDetailView.as_view(), name="api-flag"),
+    path(
+        "flags/<int:flag_id>/review/", review_api.FlagReviewView.as_view(), name="api-flag-review"
+    ),
+    path("flags/<int:flag_id>/undo/", review_api.FlagUndoView.as_view(), name="api-flag-undo"),
+    path("detector-kinds/", detectors_api.DetectorKindsView.as_view(), name="api-detector-kinds"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
+
+urlpatterns = [
+    path("api/", include(api_patterns)),
+    path("admin/", admin.site.urls),
+    path("", include("webapp.pages.urls")),
+]
