@@ -5,6 +5,12 @@ unsupervised novelty estimator learns the region of histogram space that normal 
 occupy. IsolationForest is the default (the seed tutorial); One-Class SVM and Local Outlier
 Factor are offered for sites where it does worse. The score is the estimator's
 ``-score_samples``, so higher means more abnormal and no threshold is baked in.
+
+Tree ensembles only split on features that vary in the training set, so a colour bin that
+is empty in every normal image is invisible to IsolationForest: a photo with a colour never
+seen at the site (a purple flower in an all-green meadow) would look ordinary to it. The
+share of an image's pixels that fall in such never-seen bins is therefore added to the score
+(``unseen_colour_weight``; 0 turns it off).
 """
 
 from __future__ import annotations
@@ -49,6 +55,8 @@ class HistogramParams(Params):
     #: Local Outlier Factor: neighbours compared.
     n_neighbors: int = 20
     random_state: int = 0
+    #: Weight of the share of pixels in colour bins empty in all training images.
+    unseen_colour_weight: float = 1.0
 
     def __post_init__(self) -> None:
         if isinstance(self.bins, list):
@@ -73,6 +81,8 @@ class HistogramParams(Params):
             raise ParamsError("nu must be in (0, 1]")
         if not isinstance(self.n_neighbors, int) or self.n_neighbors < 1:
             raise ParamsError("n_neighbors must be a positive integer")
+        if not isinstance(self.unseen_colour_weight, int | float) or self.unseen_colour_weight < 0:
+            raise ParamsError("unseen_colour_weight must be a number >= 0")
         if not isinstance(self.random_state, int):
             raise ParamsError("random_state must be an integer")
 
@@ -88,6 +98,7 @@ class HistogramIForestDetector(Detector):
     def __init__(self, params: Params | dict[str, Any] | None = None) -> None:
         super().__init__(params)
         self.estimator: Any = None
+        self.seen_bins: np.ndarray | None = None  # bool per bin: non-empty in training
 
     def features(
         self, images: Sequence[np.ndarray], progress: ProgressCallback | None = None
@@ -134,6 +145,7 @@ class HistogramIForestDetector(Detector):
         estimator = self._make_estimator(len(features))
         estimator.fit(features)
         self.estimator = estimator
+        self.seen_bins = features.max(axis=0) > 0
         self.is_fitted = True
         if progress:
             progress(1.0, "fitted")
@@ -144,10 +156,22 @@ class HistogramIForestDetector(Detector):
         if len(images) == 0:
             return ScoreResult(scores=np.zeros(0, dtype=np.float64))
         features = self.features(images)
-        return ScoreResult(scores=-self.estimator.score_samples(features).astype(np.float64))
+        scores = -self.estimator.score_samples(features).astype(np.float64)
+        if self.params.unseen_colour_weight:
+            scores += self.params.unseen_colour_weight * self.unseen_share(features)
+        return ScoreResult(scores=scores)
+
+    def unseen_share(self, features: np.ndarray) -> np.ndarray:
+        """Per image, the share of pixels in bins that were empty in every training image."""
+        assert self.seen_bins is not None
+        totals = features.sum(axis=1)  # histograms are L2-normalised; shares need L1
+        unseen = features[:, ~self.seen_bins].sum(axis=1)
+        return np.divide(unseen, totals, out=np.zeros_like(unseen), where=totals > 0)
 
     def _dump(self, state_dir: Path) -> None:
         dump_estimator(self.estimator, state_dir / "estimator.skops")
+        np.save(state_dir / "seen_bins.npy", self.seen_bins, allow_pickle=False)
 
     def _restore(self, state_dir: Path) -> None:
         self.estimator = load_estimator(state_dir / "estimator.skops")
+        self.seen_bins = np.load(state_dir / "seen_bins.npy", allow_pickle=False)

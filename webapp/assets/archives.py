@@ -129,9 +129,7 @@ def iter_zip_members(
                 if total_read > max_total_bytes:
                     # Cannot happen with honest headers (checked above); zipfile caps
                     # reads at the declared size, but do not rely on that alone.
-                    raise ArchiveError(
-                        f"the archive expands to more than {_mib(max_total_bytes)}"
-                    )
+                    raise ArchiveError(f"the archive expands to more than {_mib(max_total_bytes)}")
                 if data.startswith(_NESTED_SIGNATURES):
                     data, error = None, NESTED_ERROR
             yielded += 1

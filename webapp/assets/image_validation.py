@@ -31,6 +31,8 @@ ACCEPTED_FORMATS = {
     "TIFF": "tiff",
     "WEBP": "webp",
 }
+# The parsers Pillow may run on untrusted bytes (MPO comes out of the JPEG parser).
+_PILLOW_PARSERS = ("JPEG", "PNG", "BMP", "TIFF", "WEBP")
 _ACCEPTED_LABEL = "JPEG, PNG, BMP, TIFF, WebP"
 _BOMB_PIXELS = re.compile(r"\((\d+) pixels\)")
 
@@ -93,7 +95,7 @@ def _identify(data: bytes, filename: str, max_pixels: int) -> tuple[str, int, in
             # make it an error too, our per-request limit is checked right after.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             # Only the accepted formats' parsers ever see untrusted bytes.
-            with Image.open(io.BytesIO(data), formats=list(ACCEPTED_FORMATS)) as image:
+            with Image.open(io.BytesIO(data), formats=_PILLOW_PARSERS) as image:
                 width, height = image.size
                 pillow_format = image.format or ""
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

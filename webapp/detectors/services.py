@@ -18,7 +18,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from detection.training import fit_and_calibrate
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -29,6 +28,7 @@ from django.utils import timezone
 
 from detection.base import Detector, DetectorError, ParamsError
 from detection.registry import create_detector, detector_class, load_detector
+from detection.training import fit_and_calibrate
 from webapp.assets.models import Asset, Purpose
 from webapp.assets.selectors import AssetImages
 from webapp.common.errors import Conflict

@@ -1,0 +1,407 @@
+/* Review queue: select a flag, confirm or reject it, undo; keyboard and buttons.
+ *
+ * Every decision goes through the REST API (session cookie + X-CSRFToken header); the
+ * page updates in place. Keys: j/k or arrows move, c confirm, r reject, u undo, n note.
+ */
+(function () {
+  "use strict";
+
+  var root = document.getElementById("review");
+  if (!root) return;
+
+  var list = document.getElementById("flag-list");
+  var viewer = document.getElementById("viewer");
+  var statusRegion = document.getElementById("review-status");
+  var emptyNote = document.getElementById("queue-empty");
+  var moreNote = document.getElementById("more-note");
+  var pendingCount = document.getElementById("pending-count");
+  var noteField = document.getElementById("review-note");
+  var itemTemplate = document.getElementById("flag-item-template");
+  var canReview = root.dataset.canReview === "true";
+  var pageSize = parseInt(root.dataset.pageSize, 10) || 50;
+  var hasMore = root.dataset.hasMore === "true";
+  var viewStatus = root.dataset.status || "pending";
+
+  var LABELS = {
+    pending: "Pending",
+    confirmed: "Confirmed anomaly",
+    rejected: "Rejected (normal)",
+  };
+  var DONE = { confirm: "confirmed as an anomaly", reject: "rejected as normal" };
+
+  var undoStack = []; // [{id, filename}] of decisions made on this page, latest last
+  var busy = false;
+  var fetchingMore = false;
+
+  // --- helpers ----------------------------------------------------------------------
+
+  function urlFor(template, id) {
+    return template.replace("/0/", "/" + id + "/");
+  }
+
+  function csrfToken() {
+    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    if (match) return decodeURIComponent(match[1]);
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.content : "";
+  }
+
+  function announce(message, isError) {
+    statusRegion.textContent = message;
+    statusRegion.classList.toggle("status-error", !!isError);
+    statusRegion.classList.toggle("status-ok", !isError);
+  }
+
+  function fmt(value) {
+    var number = parseFloat(value);
+    return isNaN(number) ? "—" : number.toFixed(4);
+  }
+
+  function items() {
+    return Array.prototype.slice.call(list.querySelectorAll(".flag-item"));
+  }
+
+  function selected() {
+    return list.querySelector(".flag-item.selected");
+  }
+
+  function apiRequest(method, url, body) {
+    var options = {
+      method: method,
+      credentials: "same-origin",
+      headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
+    };
+    if (body !== undefined) {
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body);
+    }
+    return fetch(url, options).then(function (response) {
+      return response
+        .json()
+        .catch(function () {
+          return {};
+        })
+        .then(function (data) {
+          if (!response.ok) {
+            var error = new Error(data.detail || "The server answered " + response.status + ".");
+            error.status = response.status;
+            throw error;
+          }
+          return data;
+        });
+    });
+  }
+
+  function setPending(delta) {
+    if (!pendingCount) return;
+    var value = Math.max(0, (parseInt(pendingCount.textContent, 10) || 0) + delta);
+    pendingCount.textContent = String(value);
+  }
+
+  // --- rendering --------------------------------------------------------------------
+
+  function updateItem(li, flag) {
+    li.dataset.status = flag.status;
+    li.dataset.reviewer = flag.reviewer || "";
+    li.dataset.note = flag.note || "";
+    var badge = li.querySelector('[data-field="status"]');
+    badge.className = "badge badge-" + flag.status;
+    badge.textContent = LABELS[flag.status] || flag.status;
+    li.classList.toggle("decided", flag.status !== viewStatus);
+    if (li.classList.contains("selected")) showInViewer(li);
+  }
+
+  function itemFromFlag(flag) {
+    var li = itemTemplate.content.firstElementChild.cloneNode(true);
+    li.dataset.flagId = String(flag.id);
+    li.dataset.filename = flag.filename;
+    li.dataset.imageUrl = flag.image_url;
+    li.dataset.score = String(flag.score);
+    li.dataset.threshold = String(flag.threshold);
+    li.dataset.versionId = String(flag.version);
+    li.dataset.versionNumber = String(flag.version_number);
+    li.querySelector("img").src = flag.image_url;
+    li.querySelector(".flag-name").textContent = flag.filename;
+    li.querySelector('[data-field="score"]').textContent = fmt(flag.score);
+    li.querySelector('[data-field="threshold"]').textContent = fmt(flag.threshold);
+    li.querySelector('[data-field="version"]').textContent = "v" + flag.version_number;
+    updateItem(li, flag);
+    return li;
+  }
+
+  function showInViewer(li) {
+    if (!viewer) return;
+    if (!li) {
+      viewer.hidden = true;
+      return;
+    }
+    viewer.hidden = false;
+    var data = li.dataset;
+    var image = document.getElementById("viewer-image");
+    if (image.getAttribute("src") !== data.imageUrl) image.src = data.imageUrl;
+    image.alt = "Flagged image " + data.filename;
+    document.getElementById("viewer-filename").textContent = data.filename;
+    document.getElementById("viewer-score").textContent = fmt(data.score);
+    document.getElementById("viewer-threshold").textContent = fmt(data.threshold);
+    var version = document.getElementById("viewer-version");
+    version.textContent = "";
+    var link = document.createElement("a");
+    link.href = urlFor(root.dataset.versionUrl, data.versionId);
+    link.textContent = "v" + data.versionNumber;
+    version.appendChild(link);
+    var status = LABELS[data.status] || data.status;
+    document.getElementById("viewer-status").textContent =
+      status + (data.reviewer ? " by " + data.reviewer : "");
+    document.getElementById("viewer-note").textContent = data.note || "";
+    document.getElementById("viewer-note-row").hidden = !data.note;
+    var pending = data.status === "pending";
+    ["confirm-button", "reject-button"].forEach(function (id) {
+      var button = document.getElementById(id);
+      if (button) button.disabled = !pending;
+    });
+  }
+
+  function select(li, focus) {
+    items().forEach(function (other) {
+      other.classList.remove("selected");
+      other.removeAttribute("aria-current");
+    });
+    if (!li) {
+      showInViewer(null);
+      return;
+    }
+    li.classList.add("selected");
+    li.setAttribute("aria-current", "true");
+    showInViewer(li);
+    if (focus) li.querySelector(".flag-select").focus({ preventScroll: true });
+    li.scrollIntoView({ block: "nearest" });
+  }
+
+  function refreshEmpty() {
+    var open = items().filter(function (li) {
+      return li.dataset.status === viewStatus;
+    });
+    if (emptyNote) emptyNote.hidden = open.length > 0 || hasMore;
+    if (moreNote) moreNote.hidden = !hasMore;
+  }
+
+  function move(step) {
+    var all = items();
+    if (!all.length) return;
+    var index = all.indexOf(selected());
+    var next = index < 0 ? 0 : Math.min(all.length - 1, Math.max(0, index + step));
+    select(all[next], true);
+  }
+
+  /** The next pending item after ``li`` (or before it when none follows). */
+  function nextPending(li) {
+    var all = items();
+    var index = all.indexOf(li);
+    var after = all.slice(index + 1).concat(all.slice(0, Math.max(index, 0)));
+    for (var i = 0; i < after.length; i++) {
+      if (after[i].dataset.status === "pending") return after[i];
+    }
+    return null;
+  }
+
+  // --- actions ----------------------------------------------------------------------
+
+  function decide(decision) {
+    if (!canReview || busy) return;
+    var li = selected();
+    if (!li) {
+      announce("Nothing is selected.", true);
+      return;
+    }
+    if (li.dataset.status !== "pending") {
+      announce(
+        li.dataset.filename + " is already " + LABELS[li.dataset.status].toLowerCase() +
+          "; press u to put it back in the queue first.",
+        true
+      );
+      return;
+    }
+    busy = true;
+    var id = li.dataset.flagId;
+    var note = noteField ? noteField.value : "";
+    apiRequest("POST", urlFor(root.dataset.reviewUrl, id), { decision: decision, note: note })
+      .then(function (flag) {
+        updateItem(li, flag);
+        undoStack.push({ id: id, filename: li.dataset.filename });
+        if (noteField) noteField.value = "";
+        setPending(-1);
+        announce(li.dataset.filename + " " + DONE[decision] + ". Press u to undo.");
+        var next = nextPending(li);
+        if (next) select(next, true);
+        else showInViewer(li);
+        refreshEmpty();
+        loadMoreIfLow();
+      })
+      .catch(function (error) {
+        announce("Could not save the decision on " + li.dataset.filename + ": " + error.message, true);
+        if (error.status === 409) refreshFlag(li);
+      })
+      .then(function () {
+        busy = false;
+      });
+  }
+
+  function undo() {
+    if (!canReview || busy) return;
+    var entry = undoStack[undoStack.length - 1];
+    var li;
+    if (entry) {
+      li = list.querySelector('.flag-item[data-flag-id="' + entry.id + '"]');
+    } else {
+      li = selected();
+      if (!li || li.dataset.status === "pending") {
+        announce("There is no decision to undo.", true);
+        return;
+      }
+    }
+    var id = entry ? entry.id : li.dataset.flagId;
+    var filename = li ? li.dataset.filename : "flag " + id;
+    busy = true;
+    apiRequest("POST", urlFor(root.dataset.undoUrl, id))
+      .then(function (flag) {
+        if (entry) undoStack.pop();
+        if (li) {
+          updateItem(li, flag);
+          select(li, true);
+        }
+        setPending(1);
+        announce("Undone: " + filename + " is pending again.");
+        refreshEmpty();
+      })
+      .catch(function (error) {
+        if (entry && error.status === 409) undoStack.pop(); // nothing left to undo there
+        announce("Could not undo the review of " + filename + ": " + error.message, true);
+        if (li && error.status === 409) refreshFlag(li);
+      })
+      .then(function () {
+        busy = false;
+      });
+  }
+
+  function refreshFlag(li) {
+    apiRequest("GET", urlFor(root.dataset.flagUrl, li.dataset.flagId))
+      .then(function (flag) {
+        var wasPending = li.dataset.status === "pending";
+        updateItem(li, flag);
+        if (wasPending && flag.status !== "pending") setPending(-1);
+        refreshEmpty();
+      })
+      .catch(function () {});
+  }
+
+  /** Fetch the next flags from the API when few undecided ones are left on the page. */
+  function loadMoreIfLow() {
+    if (!hasMore || fetchingMore) return;
+    var open = items().filter(function (li) {
+      return li.dataset.status === viewStatus;
+    });
+    if (open.length >= 5) return;
+    fetchingMore = true;
+    var url =
+      root.dataset.flagsUrl + "?status=" + encodeURIComponent(viewStatus) + "&page_size=" + pageSize;
+    apiRequest("GET", url)
+      .then(function (page) {
+        var known = {};
+        items().forEach(function (li) {
+          known[li.dataset.flagId] = true;
+        });
+        var added = 0;
+        (page.results || []).forEach(function (flag) {
+          if (known[String(flag.id)]) return;
+          list.appendChild(itemFromFlag(flag));
+          added += 1;
+        });
+        hasMore = !!page.next || (page.count || 0) > open.length + added;
+        if (!added) hasMore = false;
+        if (!selected() || selected().dataset.status !== viewStatus) {
+          var next = nextPending(selected());
+          if (next) select(next, false);
+        }
+        refreshEmpty();
+      })
+      .catch(function (error) {
+        announce("Could not load more flags: " + error.message, true);
+      })
+      .then(function () {
+        fetchingMore = false;
+      });
+  }
+
+  // --- events -----------------------------------------------------------------------
+
+  list.addEventListener("click", function (event) {
+    var button = event.target.closest(".flag-select");
+    if (button) select(button.closest(".flag-item"), false);
+  });
+
+  ["confirm-button", "reject-button"].forEach(function (id) {
+    var button = document.getElementById(id);
+    if (button) {
+      button.addEventListener("click", function () {
+        decide(button.dataset.decision);
+      });
+    }
+  });
+  var undoButton = document.getElementById("undo-button");
+  if (undoButton) undoButton.addEventListener("click", undo);
+
+  var filter = document.getElementById("status-filter");
+  if (filter) {
+    filter.addEventListener("change", function () {
+      filter.form.submit();
+    });
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    var target = event.target;
+    var typing =
+      target &&
+      (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
+    if (typing) {
+      if (event.key === "Escape" && target === noteField) {
+        noteField.blur();
+        var current = selected();
+        if (current) current.querySelector(".flag-select").focus({ preventScroll: true });
+      }
+      return;
+    }
+    var handled = true;
+    switch (event.key) {
+      case "j":
+      case "ArrowDown":
+        move(1);
+        break;
+      case "k":
+      case "ArrowUp":
+        move(-1);
+        break;
+      case "c":
+        decide("confirm");
+        break;
+      case "r":
+        decide("reject");
+        break;
+      case "u":
+        undo();
+        break;
+      case "n":
+        if (noteField) noteField.focus();
+        else handled = false;
+        break;
+      default:
+        handled = false;
+    }
+    if (handled) event.preventDefault();
+  });
+
+  // Start: show the first item of the list in the viewer (already rendered server-side).
+  var first = selected() || items()[0];
+  if (first) select(first, false);
+  refreshEmpty();
+})();

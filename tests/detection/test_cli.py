@@ -1,0 +1,55 @@
+"""``python -m detection`` end to end on folders of real files, in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+
+from tests.images import green_texture, grey_blue_scene
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "detection", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_train_then_score_flags_the_odd_image(tmp_path: Path) -> None:
+    normal = tmp_path / "normal"
+    normal.mkdir()
+    for i in range(20):
+        cv2.imwrite(str(normal / f"leaf{i:02}.png"), green_texture(i))
+    odd = tmp_path / "odd.png"
+    cv2.imwrite(str(odd), grey_blue_scene(0))
+    fresh = tmp_path / "fresh.png"
+    cv2.imwrite(str(fresh), green_texture(99))
+    model = tmp_path / "model.zip"
+
+    trained = _cli("train", "histogram_iforest", str(normal), "--out", str(model))
+    assert trained.returncode == 0, trained.stderr
+    summary = json.loads(trained.stdout)
+    assert summary["n_fit"] == 16 and summary["n_holdout"] == 4
+
+    scored = _cli("score", str(model), str(odd), str(fresh))
+    assert scored.returncode == 0, scored.stderr
+    rows = dict(line.split("\t", 1) for line in scored.stdout.strip().splitlines()[1:])
+    assert rows[str(odd)].endswith("yes")
+    assert rows[str(fresh)].endswith("no")
+
+
+def test_errors_are_reported_without_a_traceback(tmp_path: Path) -> None:
+    bogus = tmp_path / "model.zip"
+    bogus.write_text("nope")
+    result = _cli("score", str(bogus), str(bogus))
+    assert result.returncode == 2
+    assert "not a detector artefact" in result.stderr and "Traceback" not in result.stderr

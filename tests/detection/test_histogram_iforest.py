@@ -1,0 +1,105 @@
+"""The colour-histogram detector: learns green, flags grey/blue, survives save/load."""
+
+from __future__ import annotations
+
+import zipfile
+
+import numpy as np
+import pytest
+
+from detection.base import DetectorError, ParamsError
+from detection.features.color_histogram import color_histogram
+from detection.registry import available_kinds, create_detector, load_detector
+from tests.images import green_texture, grey_blue_scene
+
+NORMAL = [green_texture(i) for i in range(40)]
+ODD = [grey_blue_scene(i) for i in range(8)]
+
+
+def test_histogram_is_normalised_and_sized_by_bins() -> None:
+    hist = color_histogram(green_texture(0), (4, 5, 6))
+    assert hist.shape == (120,)
+    assert np.linalg.norm(hist) == pytest.approx(1.0, rel=1e-5)
+
+
+def test_kind_is_registered() -> None:
+    assert "histogram_iforest" in available_kinds()
+
+
+@pytest.mark.parametrize("estimator", ["isolation_forest", "one_class_svm", "local_outlier_factor"])
+def test_every_estimator_ranks_odd_images_above_normal_ones(estimator: str) -> None:
+    detector = create_detector("histogram_iforest", {"estimator": estimator}).fit(NORMAL[:30])
+    normal_scores = detector.score(NORMAL[30:]).scores
+    odd_scores = detector.score(ODD).scores
+    assert odd_scores.min() > normal_scores.max()
+
+
+def test_save_and_load_give_identical_scores(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    detector = create_detector("histogram_iforest", {"n_estimators": 50}).fit(NORMAL)
+    path = tmp_path / "model.zip"
+    detector.save(path)
+    loaded = load_detector(path)
+    assert loaded.params == detector.params
+    np.testing.assert_allclose(loaded.score(ODD).scores, detector.score(ODD).scores)
+    with zipfile.ZipFile(path) as archive:
+        assert "meta.json" in archive.namelist()
+        assert not any(name.endswith(".pkl") for name in archive.namelist())
+
+
+def test_same_seed_same_scores() -> None:
+    a = create_detector("histogram_iforest", {"random_state": 3}).fit(NORMAL).score(ODD)
+    b = create_detector("histogram_iforest", {"random_state": 3}).fit(NORMAL).score(ODD)
+    np.testing.assert_array_equal(a.scores, b.scores)
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"bins": [8, 8]}, "bins"),
+        ({"estimator": "kmeans"}, "estimator"),
+        ({"n_estimators": 0}, "n_estimators"),
+        ({"nu": 1.5}, "nu"),
+        ({"colour": 1}, "unknown parameter"),
+    ],
+)
+def test_bad_params_are_refused_with_the_reason(params: dict, message: str) -> None:
+    with pytest.raises(ParamsError, match=message):
+        create_detector("histogram_iforest", params)
+
+
+def test_unknown_kind_lists_the_available_ones() -> None:
+    with pytest.raises(ParamsError, match="histogram_iforest"):
+        create_detector("magic")
+
+
+def test_too_few_images_for_lof_is_a_clear_error() -> None:
+    detector = create_detector(
+        "histogram_iforest", {"estimator": "local_outlier_factor", "n_neighbors": 20}
+    )
+    with pytest.raises(DetectorError, match="n_neighbors=20"):
+        detector.fit(NORMAL[:10])
+
+
+def test_scoring_before_fitting_and_bad_arrays_fail_clearly() -> None:
+    detector = create_detector("histogram_iforest")
+    with pytest.raises(DetectorError, match="fitted"):
+        detector.score(ODD)
+    with pytest.raises(DetectorError, match="HxWx3"):
+        detector.fit([np.zeros((8, 8), np.uint8)] * 3)
+
+
+def test_a_file_that_is_not_an_artefact_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    bogus = tmp_path / "model.zip"
+    bogus.write_bytes(b"not a zip")
+    with pytest.raises(DetectorError, match="not a detector artefact"):
+        load_detector(bogus)
+
+
+def test_colours_never_seen_in_training_raise_the_score() -> None:
+    """IsolationForest alone cannot split on bins empty in all training images."""
+    plain = create_detector("histogram_iforest", {"unseen_colour_weight": 0}).fit(NORMAL[:30])
+    aware = create_detector("histogram_iforest").fit(NORMAL[:30])
+    assert np.all(aware.unseen_share(aware.features(NORMAL[:30])) == 0)
+    gain = aware.score(ODD).scores - plain.score(ODD).scores
+    assert np.all(gain > 0.5)  # grey/blue pixels all fall in bins no green image filled
+    np.testing.assert_allclose(aware.score(NORMAL[:30]).scores, plain.score(NORMAL[:30]).scores)

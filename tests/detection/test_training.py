@@ -1,0 +1,75 @@
+"""fit_and_calibrate: the recipe the workers, CLI and benchmark share."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from detection.base import DetectorError
+from detection.training import Subset, fit_and_calibrate, split_indices
+from tests.images import green_texture, grey_blue_scene
+
+NORMAL = [green_texture(i) for i in range(30)]
+ODD = [grey_blue_scene(i) for i in range(6)]
+
+
+def test_split_is_seeded_disjoint_and_complete() -> None:
+    fit, holdout = split_indices(10, 0.2, seed=1)
+    assert len(holdout) == 2 and sorted(fit + holdout) == list(range(10))
+    assert split_indices(10, 0.2, seed=1) == (fit, holdout)
+    assert split_indices(5, 0.01, seed=0)[1]  # at least one held out
+
+
+def test_subset_is_lazy_and_indexable() -> None:
+    reads = []
+
+    class Recorder(list):
+        def __getitem__(self, i):  # type: ignore[no-untyped-def]
+            reads.append(i)
+            return super().__getitem__(i)
+
+    view = Subset(Recorder(range(10)), [7, 3])
+    assert len(view) == 2 and reads == []
+    assert view[1] == 3 and reads == [3]
+
+
+def test_fpr_calibration_and_metrics_on_holdout_and_anomalies() -> None:
+    progress = []
+    outcome = fit_and_calibrate(
+        "histogram_iforest",
+        {},
+        NORMAL,
+        ODD,
+        target_fpr=0.01,
+        progress=lambda f, m: progress.append(f),
+    )
+    m = outcome.metrics
+    assert (m["n_fit"], m["n_holdout"], m["n_anomalous"]) == (24, 6, 6)
+    assert m["threshold_method"] == "fpr"
+    assert np.sum(outcome.holdout_scores > outcome.threshold) == 0
+    assert m["auroc"] == 1.0 and m["recall"] == 1.0
+    assert set(outcome.fit_indices).isdisjoint(outcome.holdout_indices)
+    assert progress and progress == sorted(progress) and progress[-1] == 1.0
+
+
+def test_f1_without_anomalies_falls_back_to_fpr_and_says_so() -> None:
+    outcome = fit_and_calibrate("histogram_iforest", {}, NORMAL, threshold_method="f1")
+    assert outcome.metrics["threshold_method"] == "fpr"
+    assert outcome.metrics["requested_threshold_method"] == "f1"
+    assert outcome.metrics["auroc"] is None
+
+
+def test_f1_and_fixed_thresholds() -> None:
+    f1 = fit_and_calibrate("histogram_iforest", {}, NORMAL, ODD, threshold_method="f1")
+    assert f1.metrics["f1"] == 1.0
+    fixed = fit_and_calibrate(
+        "histogram_iforest", {}, NORMAL, threshold_method="fixed", fixed_threshold=0.42
+    )
+    assert fixed.threshold == 0.42
+
+
+def test_bad_requests_fail_with_reasons() -> None:
+    with pytest.raises(DetectorError, match="threshold_method"):
+        fit_and_calibrate("histogram_iforest", {}, NORMAL, threshold_method="vibes")
+    with pytest.raises(DetectorError, match="fixed_threshold"):
+        fit_and_calibrate("histogram_iforest", {}, NORMAL, threshold_method="fixed")
