@@ -35,7 +35,7 @@ def magnetic_tile_split(
         raise FileNotFoundError(f"magnetic-tile data set not found at {root}")
     free = sorted((root / "MT_Free").glob("*.jpg"))
     order = np.random.default_rng(seed).permutation(len(free))
-    n_train = int(round(len(free) * train_fraction))
+    n_train = round(len(free) * train_fraction)
     train = sorted(free[i] for i in order[:n_train])
     test = sorted(free[i] for i in order[n_train:])
     defects = {name: sorted((root / name).glob("*.jpg")) for name in DEFECT_CLASSES}

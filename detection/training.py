@@ -53,7 +53,7 @@ def split_indices(n: int, holdout_fraction: float, seed: int) -> tuple[list[int]
     if not 0 <= holdout_fraction < 1:
         raise DetectorError("holdout_fraction must be in [0, 1)")
     order = np.random.default_rng(seed).permutation(n)
-    n_holdout = int(round(n * holdout_fraction))
+    n_holdout = round(n * holdout_fraction)
     if holdout_fraction > 0 and n >= 2:
         n_holdout = min(max(n_holdout, 1), n - 1)
     return sorted(order[n_holdout:].tolist()), sorted(order[:n_holdout].tolist())

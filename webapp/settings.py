@@ -182,9 +182,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "cpu"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redis redelivers unacknowledged tasks after this; long GPU training needs more than 1 h.
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=6 * 3600)
-}
+# (Only Redis-like transports take it: the SQLAlchemy transport passes options to the engine.)
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=6 * 3600)}
+    if CELERY_BROKER_URL.startswith(("redis", "rediss", "sentinel"))
+    else {}
+)
 CELERY_WORKER_SEND_TASK_EVENTS = False
 
 # --- REST API --------------------------------------------------------------------------

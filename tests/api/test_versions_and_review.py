@@ -50,7 +50,7 @@ def test_create_version_is_queued_and_enqueued_after_commit(
         response = api("admin").post(
             "/api/sites/park/versions/", {"kind": "histogram_iforest"}, format="json"
         )
-    assert response.status_code == 202
+    assert response.status_code == 202, response.json()
     body = response.json()
     assert body["status"] == "queued"
     assert body["params"]["bins"] == [8, 8, 8]

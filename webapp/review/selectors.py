@@ -29,8 +29,10 @@ def normal_training_assets(site: Site) -> QuerySet[Asset]:
     return (
         Asset.objects.filter(site=site)
         .annotate(decision=_latest_decision())
-        .filter(Q(purpose=Purpose.TRAIN) | Q(decision=FlagStatus.REJECTED))
-        .exclude(decision=FlagStatus.CONFIRMED)
+        # (an exclude() on the nullable annotation would also drop never-reviewed rows)
+        .filter(
+            Q(purpose=Purpose.TRAIN, decision__isnull=True) | Q(decision=FlagStatus.REJECTED)
+        )
         .order_by("id")
     )
 
