@@ -11,5 +11,6 @@ python manage.py spectacular --validate --fail-on-warn --file "$ANOMALY_VAR_DIR/
 # The production profile: secure cookies, HSTS, a real secret key.
 DJANGO_SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
 DJANGO_SECURE_COOKIES=1 DJANGO_SECURE_SSL_REDIRECT=1 DJANGO_SECURE_HSTS_SECONDS=31536000 \
+  DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS=1 DJANGO_SECURE_HSTS_PRELOAD=1 \
   python manage.py check --deploy --fail-level WARNING
 echo "lint: all checks passed"

@@ -67,11 +67,11 @@ class UploadCreateView(APIView):
 
     parser_classes = [MultiPartParser, FormParser]
 
-    class InputSerializer(serializers.Serializer):
+    class UploadInput(serializers.Serializer):
         purpose = serializers.ChoiceField(choices=Purpose.choices)
         files = serializers.ListField(child=serializers.FileField(), allow_empty=False)
 
-    @extend_schema(request=InputSerializer, responses={201: UploadOutput})
+    @extend_schema(request=UploadInput, responses={201: UploadOutput})
     def post(self, request: Request, slug: str) -> Response:
         site = access_site(request.user, slug, Capability.UPLOAD)
         purpose = request.data.get("purpose", "")

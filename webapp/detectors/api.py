@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -51,7 +51,7 @@ class VersionOutput(serializers.ModelSerializer):
 class VersionListCreateView(generics.ListAPIView):
     serializer_class = VersionOutput
 
-    class InputSerializer(serializers.Serializer):
+    class VersionInput(serializers.Serializer):
         kind = serializers.CharField()
         params = serializers.DictField(required=False, default=dict)
         threshold_method = serializers.ChoiceField(
@@ -64,11 +64,11 @@ class VersionListCreateView(generics.ListAPIView):
         site = access_site(self.request.user, self.kwargs["slug"], Capability.VIEW)
         return selectors.versions_of(site)
 
-    @extend_schema(request=InputSerializer, responses={202: VersionOutput})
+    @extend_schema(request=VersionInput, responses={202: VersionOutput})
     def post(self, request: Request, slug: str) -> Response:
         """Train a new version on the site's known-normal images (runs in a worker)."""
         site = access_site(request.user, slug, Capability.MANAGE)
-        data = self.InputSerializer(data=request.data)
+        data = self.VersionInput(data=request.data)
         data.is_valid(raise_exception=True)
         version = services.request_training(site=site, user=request.user, **data.validated_data)
         return Response(VersionOutput(version).data, status=status.HTTP_202_ACCEPTED)
@@ -95,7 +95,15 @@ class VersionDetailView(APIView):
 class VersionManifestView(APIView):
     """Which assets the version was fitted on, calibrated on and evaluated against."""
 
-    @extend_schema(responses=serializers.DictField(child=serializers.ListField()))
+    @extend_schema(
+        responses=inline_serializer(
+            "VersionManifest",
+            {
+                name: serializers.ListField(child=serializers.IntegerField())
+                for name in ("fit", "holdout", "anomalies")
+            },
+        )
+    )
     def get(self, request: Request, version_id: int) -> Response:
         return Response(accessible_version(request, version_id, Capability.VIEW).manifest)
 
@@ -164,7 +172,19 @@ class ScoringJobDetailView(APIView):
 class DetectorKindsView(APIView):
     """The detector kinds this installation offers, with their default parameters."""
 
-    @extend_schema(responses=serializers.ListField(child=serializers.DictField()))
+    @extend_schema(
+        responses=inline_serializer(
+            "DetectorKind",
+            {
+                "kind": serializers.CharField(),
+                "defaults": serializers.DictField(),
+                "uses_gpu": serializers.BooleanField(),
+                "needs_labels": serializers.BooleanField(),
+                "description": serializers.CharField(),
+            },
+            many=True,
+        )
+    )
     def get(self, request: Request) -> Response:
         kinds = []
         for kind in available_kinds():

@@ -82,15 +82,15 @@ class FlagDetailView(APIView):
 
 
 class FlagReviewView(APIView):
-    class InputSerializer(serializers.Serializer):
+    class ReviewInput(serializers.Serializer):
         decision = serializers.ChoiceField(choices=Decision.choices)
         note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
-    @extend_schema(request=InputSerializer, responses=FlagOutput)
+    @extend_schema(request=ReviewInput, responses=FlagOutput)
     def post(self, request: Request, flag_id: int) -> Response:
         """Confirm (anomaly) or reject (normal) a pending flag; 409 if already reviewed."""
         accessible_flag(request, flag_id, Capability.REVIEW)
-        data = self.InputSerializer(data=request.data)
+        data = self.ReviewInput(data=request.data)
         data.is_valid(raise_exception=True)
         services.review_flag(flag_id=flag_id, reviewer=request.user, **data.validated_data)
         return Response(FlagOutput(selectors.flag_with_site(flag_id)).data)

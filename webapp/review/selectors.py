@@ -30,9 +30,7 @@ def normal_training_assets(site: Site) -> QuerySet[Asset]:
         Asset.objects.filter(site=site)
         .annotate(decision=_latest_decision())
         # (an exclude() on the nullable annotation would also drop never-reviewed rows)
-        .filter(
-            Q(purpose=Purpose.TRAIN, decision__isnull=True) | Q(decision=FlagStatus.REJECTED)
-        )
+        .filter(Q(purpose=Purpose.TRAIN, decision__isnull=True) | Q(decision=FlagStatus.REJECTED))
         .order_by("id")
     )
 

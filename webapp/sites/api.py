@@ -18,10 +18,10 @@ from webapp.sites.roles import Capability, Role
 class TokenView(ObtainAuthToken):
     """Exchange username and password for an API token (send it as ``Token <token>``)."""
 
-    class OutputSerializer(serializers.Serializer):
+    class TokenOutput(serializers.Serializer):
         token = serializers.CharField()
 
-    @extend_schema(request=ObtainAuthToken.serializer_class, responses=OutputSerializer)
+    @extend_schema(request=ObtainAuthToken.serializer_class, responses=TokenOutput)
     def post(self, request: Request, *args: object, **kwargs: object) -> Response:
         return super().post(request, *args, **kwargs)
 
@@ -44,7 +44,7 @@ class SiteOutput(serializers.ModelSerializer):
 class SiteListCreateView(generics.ListAPIView):
     serializer_class = SiteOutput
 
-    class InputSerializer(serializers.Serializer):
+    class SiteInput(serializers.Serializer):
         slug = serializers.SlugField(max_length=64)
         name = serializers.CharField(max_length=200)
         description = serializers.CharField(required=False, allow_blank=True, default="")
@@ -52,10 +52,10 @@ class SiteListCreateView(generics.ListAPIView):
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return selectors.sites_for(self.request.user)
 
-    @extend_schema(request=InputSerializer, responses={201: SiteOutput})
+    @extend_schema(request=SiteInput, responses={201: SiteOutput})
     def post(self, request: Request) -> Response:
         """Create a site; you become its admin."""
-        data = self.InputSerializer(data=request.data)
+        data = self.SiteInput(data=request.data)
         data.is_valid(raise_exception=True)
         site = services.create_site(creator=request.user, **data.validated_data)
         return Response(
@@ -78,7 +78,7 @@ class MembershipOutput(serializers.Serializer):
 class MembershipView(APIView):
     """List a site's members, or (admins) give a user a role there."""
 
-    class InputSerializer(serializers.Serializer):
+    class MembershipInput(serializers.Serializer):
         username = serializers.CharField()
         role = serializers.ChoiceField(choices=Role.choices)
 
@@ -87,10 +87,10 @@ class MembershipView(APIView):
         site = access_site(request.user, slug, Capability.VIEW)
         return Response(MembershipOutput(selectors.memberships_of(site), many=True).data)
 
-    @extend_schema(request=InputSerializer, responses={200: MembershipOutput})
+    @extend_schema(request=MembershipInput, responses={200: MembershipOutput})
     def post(self, request: Request, slug: str) -> Response:
         site = access_site(request.user, slug, Capability.MANAGE)
-        data = self.InputSerializer(data=request.data)
+        data = self.MembershipInput(data=request.data)
         data.is_valid(raise_exception=True)
         membership = services.set_membership(site=site, **data.validated_data)
         return Response(MembershipOutput(membership).data)
