@@ -29,6 +29,7 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     "histogram_iforest": ("histogram_iforest", {}),
     "histogram_ocsvm": ("histogram_iforest", {"estimator": "one_class_svm"}),
     "histogram_lof": ("histogram_iforest", {"estimator": "local_outlier_factor"}),
+    "histogram_elliptic": ("histogram_iforest", {"estimator": "elliptic_envelope"}),
 }
 
 

@@ -13,12 +13,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from detection.base import DetectorError
-from detection.evaluation import evaluate_one_class
 from detection.images import list_images, read_image
+from detection.metrics import evaluate
 from detection.registry import available_kinds, detector_class, load_detector
 from detection.training import fit_and_calibrate
-from detection.weights import import_weights_file
+from detection.weights import import_weights_file, use_project_torch_home
 
 
 def _images_in(paths: Sequence[str]) -> list[Path]:
@@ -48,7 +50,7 @@ def cmd_kinds(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    normal = _images_in(args.normal)
+    normal = _images_in(args.data)
     anomalous = _images_in(args.anomalous or [])
     print(f"training {args.kind} on {len(normal)} normal images", file=sys.stderr)
     outcome = fit_and_calibrate(
@@ -60,6 +62,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         threshold_method=args.threshold_method,
         fixed_threshold=args.threshold,
         seed=args.seed,
+        progress=_print_progress if args.verbose else None,
     )
     out = Path(args.out)
     outcome.detector.save(out)
@@ -70,42 +73,69 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_progress(fraction: float, message: str) -> None:
+    print(f"{100 * fraction:5.1f} % {message}", file=sys.stderr)
+
+
+def _threshold(model: Path, given: float | None) -> float | None:
+    if given is not None:
+        return given
+    if _sidecar(model).exists():
+        return float(json.loads(_sidecar(model).read_text())["threshold"])
+    return None
+
+
+def _save_heatmap(folder: Path, path: Path, image: Any, heatmap: Any) -> None:
+    """The heatmap as a colour overlay on the image, for people to look at."""
+    import cv2
+    import numpy as np
+
+    folder.mkdir(parents=True, exist_ok=True)
+    span = float(heatmap.max() - heatmap.min()) or 1.0
+    scaled = ((heatmap - heatmap.min()) / span * 255).astype(np.uint8)
+    overlay = cv2.addWeighted(image, 0.5, cv2.applyColorMap(scaled, cv2.COLORMAP_JET), 0.5, 0)
+    cv2.imwrite(str(folder / f"{path.stem}_heatmap.png"), overlay)
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     model = Path(args.model)
     detector = load_detector(model)
-    threshold = args.threshold
-    if threshold is None and _sidecar(model).exists():
-        threshold = json.loads(_sidecar(model).read_text())["threshold"]
-    print("file\tscore\tflagged")
+    threshold = _threshold(model, args.threshold)
+    heatmaps = Path(args.heatmaps) if args.heatmaps else None
+    print("path\tscore\tverdict")
     for path in _images_in(args.images):
         try:
-            score = float(detector.score([read_image(path)]).scores[0])
+            image = read_image(path)
+            result = detector.score([image])
         except DetectorError as exc:
-            print(f"{path}\terror: {exc}")
+            print(f"{path}\terror\t{exc}")
             continue
-        flagged = "" if threshold is None else ("yes" if score > threshold else "no")
-        print(f"{path}\t{score:.6f}\t{flagged}")
+        score = float(result.scores[0])
+        verdict = "-" if threshold is None else ("anomalous" if score > threshold else "normal")
+        print(f"{path}\t{score:.6f}\t{verdict}")
+        if heatmaps is not None and result.heatmaps is not None:
+            _save_heatmap(heatmaps, path, image, result.heatmaps[0])
     return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    result = evaluate_one_class(
-        args.kind,
-        json.loads(args.params) if args.params else None,
-        _load(_images_in(args.train)),
-        _load(_images_in(args.test_normal)),
-        _load(_images_in(args.test_anomalous)),
-        target_fpr=args.target_fpr,
-        seed=args.seed,
-    )
-    summary = {
-        "kind": result.kind,
-        **result.metrics,
-        "best_f1": result.best_f1,
-        "fit_seconds": round(result.fit_seconds, 3),
-        "score_ms_per_image": round(result.score_ms_per_image, 3),
-    }
-    print(json.dumps(summary, indent=2))
+    model = Path(args.model)
+    detector = load_detector(model)
+    threshold = _threshold(model, args.threshold)
+    if threshold is None:
+        raise DetectorError(f"no threshold: pass --threshold or keep {_sidecar(model).name}")
+    normal = _images_in(args.normal)
+    anomalous = _images_in(args.anomalous)
+    scores = detector.score(_load(normal) + _load(anomalous)).scores
+    labels = np.array([0] * len(normal) + [1] * len(anomalous))
+    metrics = evaluate(scores, labels, threshold)
+    if args.json:
+        print(json.dumps(metrics))
+        return 0
+    print(f"{len(normal)} normal, {len(anomalous)} anomalous images; threshold {threshold:.6f}")
+    for key in ("auroc", "average_precision", "f1", "precision", "recall"):
+        value = metrics[key]
+        print(f"{key}: {'n/a' if value is None else f'{value:.4f}'}")
     return 0
 
 
@@ -121,30 +151,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("kinds", help="list detector kinds and their default parameters")
 
-    train = sub.add_parser("train", help="fit and calibrate a detector, save it")
-    train.add_argument("kind", choices=available_kinds())
-    train.add_argument("normal", nargs="+", help="folders or files of normal images")
+    train = sub.add_parser("train", help="fit and calibrate a detector on normal images")
+    train.add_argument("--data", nargs="+", required=True, help="folders/files of normal images")
+    train.add_argument("--kind", choices=available_kinds(), default="histogram_iforest")
+    train.add_argument("--params", help='JSON object, e.g. \'{"estimator": "one_class_svm"}\'')
+    train.add_argument("--out", required=True, help="where to write the model (.zip)")
     train.add_argument("--anomalous", nargs="*", help="known anomalies (for metrics / f1)")
-    train.add_argument("--params", help="JSON object of parameters")
-    train.add_argument("--out", default="model.zip")
     train.add_argument("--target-fpr", type=float, default=0.01)
     train.add_argument("--threshold-method", choices=["fpr", "f1", "fixed"], default="fpr")
     train.add_argument("--threshold", type=float, help="with --threshold-method fixed")
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--verbose", action="store_true", help="print progress")
 
-    score = sub.add_parser("score", help="score images with a saved detector")
-    score.add_argument("model")
-    score.add_argument("images", nargs="+")
+    score = sub.add_parser("score", help="score images with a saved model")
+    score.add_argument("--model", required=True)
+    score.add_argument("images", nargs="+", help="image files or folders")
     score.add_argument("--threshold", type=float, help="default: the one saved at training")
+    score.add_argument("--heatmaps", help="folder for heatmap overlays (kinds that have them)")
 
-    evaluate = sub.add_parser("evaluate", help="train on normals, report test metrics")
-    evaluate.add_argument("kind", choices=available_kinds())
-    evaluate.add_argument("--train", nargs="+", required=True)
-    evaluate.add_argument("--test-normal", nargs="+", required=True)
-    evaluate.add_argument("--test-anomalous", nargs="+", required=True)
-    evaluate.add_argument("--params")
-    evaluate.add_argument("--target-fpr", type=float, default=0.01)
-    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate_ = sub.add_parser("evaluate", help="metrics of a saved model on labelled folders")
+    evaluate_.add_argument("--model", required=True)
+    evaluate_.add_argument("--normal", nargs="+", required=True)
+    evaluate_.add_argument("--anomalous", nargs="+", required=True)
+    evaluate_.add_argument("--threshold", type=float, help="default: the one saved at training")
+    evaluate_.add_argument("--json", action="store_true", help="one JSON object")
 
     weights = sub.add_parser("weights", help="import torchvision weights files (offline)")
     weights.add_argument("files", nargs="+")
@@ -161,6 +191,7 @@ COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    use_project_torch_home()  # where scripts/install_weights.py put the weights
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)

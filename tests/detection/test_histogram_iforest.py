@@ -26,7 +26,10 @@ def test_kind_is_registered() -> None:
     assert "histogram_iforest" in available_kinds()
 
 
-@pytest.mark.parametrize("estimator", ["isolation_forest", "one_class_svm", "local_outlier_factor"])
+@pytest.mark.parametrize(
+    "estimator",
+    ["isolation_forest", "one_class_svm", "local_outlier_factor", "elliptic_envelope"],
+)
 def test_every_estimator_ranks_odd_images_above_normal_ones(estimator: str) -> None:
     detector = create_detector("histogram_iforest", {"estimator": estimator}).fit(NORMAL[:30])
     normal_scores = detector.score(NORMAL[30:]).scores
@@ -34,8 +37,9 @@ def test_every_estimator_ranks_odd_images_above_normal_ones(estimator: str) -> N
     assert odd_scores.min() > normal_scores.max()
 
 
-def test_save_and_load_give_identical_scores(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    detector = create_detector("histogram_iforest", {"n_estimators": 50}).fit(NORMAL)
+@pytest.mark.parametrize("estimator", ["isolation_forest", "elliptic_envelope"])
+def test_save_and_load_give_identical_scores(tmp_path, estimator: str) -> None:  # type: ignore[no-untyped-def]
+    detector = create_detector("histogram_iforest", {"estimator": estimator}).fit(NORMAL)
     path = tmp_path / "model.zip"
     detector.save(path)
     loaded = load_detector(path)
