@@ -96,10 +96,10 @@ class UploadForm(forms.Form):
         choices=Purpose.choices, widget=forms.RadioSelect, initial=Purpose.SCORE
     )
     #: Rendered by the form, read by the view (``incoming_files``): whether the files are
-    #: acceptable is the upload service's decision, so the field itself validates nothing.
+    #: acceptable is the upload service's decision, so the field only checks there are some.
     files = forms.Field(
-        required=False,
         label="Images or .zip archives",
+        error_messages={"required": "No files were sent; attach one or more images or a .zip."},
         widget=MultipleFileInput(
             attrs={"multiple": True, "accept": "image/*,.zip,application/zip"}
         ),

@@ -1,0 +1,341 @@
+"""Server-rendered pages through Django's test client: access rules and what each shows."""
+
+from __future__ import annotations
+
+import html
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from tests.factories import SiteFactory, member, normal_images, odd_images, upload_images
+from tests.images import green_texture, jpeg_bytes
+from webapp.assets.models import Asset, Purpose, Upload
+from webapp.detectors.models import DetectorVersion, JobStatus
+from webapp.review.models import Flag, FlagStatus
+from webapp.review.services import record_scores
+from webapp.sites.models import Membership, Site
+from webapp.sites.roles import Role
+
+pytestmark = pytest.mark.django_db
+
+
+def login(client, user):  # type: ignore[no-untyped-def]
+    client.force_login(user)
+    return client
+
+
+def make_version(site, **fields) -> DetectorVersion:  # type: ignore[no-untyped-def]
+    """A version row as training would leave it, without running any training."""
+    values = {
+        "number": DetectorVersion.objects.filter(site=site).count() + 1,
+        "kind": "histogram_iforest",
+        "params": {"bins": [8, 8, 8], "n_estimators": 200},
+        "status": JobStatus.SUCCEEDED,
+        "progress": 1.0,
+        "threshold": 0.5,
+        "metrics": {"auroc": 0.91234, "n_fit": 24, "n_holdout": 6, "fpr": {"holdout": 0.0}},
+        "manifest": {"fit": [], "holdout": [], "anomalies": []},
+    }
+    values.update(fields)
+    return DetectorVersion.objects.create(site=site, **values)
+
+
+@pytest.fixture
+def flagged(site, users):  # type: ignore[no-untyped-def]
+    """An active version and three score images it flagged (scores 0.9, 0.8, 0.7)."""
+    version = make_version(site)
+    assets = upload_images(site, users["uploader"], Purpose.SCORE, odd_images(3))
+    record_scores(version=version, assets=assets, scores=[0.9, 0.8, 0.7])
+    Site.objects.filter(pk=site.pk).update(active_version=version)
+    return version, assets
+
+
+# --- access -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/sites/park/", "/sites/park/upload/", "/sites/park/review/", "/versions/1/"]
+)
+def test_pages_require_login(client, site, path):
+    response = client.get(path)
+    assert response.status_code == 302
+    assert response["Location"] == f"/login/?next={path}"
+
+
+def test_login_page_signs_in_and_redirects_to_the_site_list(client, users):
+    assert client.get("/login/").status_code == 200
+    response = client.post(
+        "/login/", {"username": "viewer", "password": "correct-horse-battery"}, follow=True
+    )
+    assert response.redirect_chain[-1][0] == "/"
+    assert b"City park" in response.content
+
+
+def test_unknown_site_and_non_members_get_404(client, users, flagged):
+    version, _ = flagged
+    login(client, users["viewer"])
+    assert client.get("/sites/nowhere/").status_code == 404
+    assert client.get("/sites/nowhere/review/").status_code == 404
+    login(client, users["outsider"])
+    for path in [
+        "/sites/park/",
+        "/sites/park/upload/",
+        "/sites/park/review/",
+        f"/versions/{version.pk}/",
+    ]:
+        assert client.get(path).status_code == 404, path
+    assert client.post(f"/versions/{version.pk}/activate/").status_code == 404
+    assert client.get("/versions/424242/").status_code == 404
+
+
+def test_members_without_the_right_get_403(client, users):
+    login(client, users["viewer"])
+    response = client.get("/sites/park/upload/")
+    assert response.status_code == 403
+    assert b"does not allow you to upload" in response.content
+    login(client, users["reviewer"])
+    assert client.post("/sites/park/members/", {"username": "x", "role": "viewer"}).status_code == (
+        403
+    )
+
+
+# --- sites --------------------------------------------------------------------------
+
+
+def test_site_list_shows_only_the_users_sites(client, users):
+    other = SiteFactory(slug="factory", name="Factory line")
+    member(other, Role.ADMIN, username="someone-else")
+    login(client, users["viewer"])
+    response = client.get("/")
+    assert response.status_code == 200
+    assert b"City park" in response.content
+    assert b"Factory line" not in response.content
+    login(client, users["outsider"])
+    response = client.get("/")
+    assert b"City park" not in response.content
+    assert b"not a member of any site" in response.content
+
+
+def test_create_site_form_makes_the_creator_admin(client, users):
+    login(client, users["outsider"])
+    response = client.post("/", {"name": "Quay camera", "slug": "quay", "description": ""})
+    assert response.status_code == 302
+    assert response["Location"] == "/sites/quay/"
+    membership = Membership.objects.get(site__slug="quay")
+    assert (membership.user, membership.role) == (users["outsider"], Role.ADMIN)
+    page = client.get("/sites/quay/")
+    assert page.status_code == 200
+    assert b"Quay camera" in page.content
+    assert b"Train a new version" in page.content
+
+
+def test_create_site_form_shows_errors(client, users):
+    login(client, users["viewer"])
+    duplicate = client.post("/", {"name": "Again", "slug": "park"})
+    assert duplicate.status_code == 200
+    assert b"already exists" in duplicate.content
+    invalid = client.post("/", {"name": "", "slug": "not a slug!"})
+    assert invalid.status_code == 200
+    assert Site.objects.count() == 1
+
+
+def test_site_detail_shows_actions_by_role(client, users):
+    login(client, users["uploader"])
+    page = client.get("/sites/park/").content.decode()
+    assert "/sites/park/upload/" in page
+    assert "train-form" not in page
+    login(client, users["viewer"])
+    page = client.get("/sites/park/").content.decode()
+    assert "/sites/park/upload/" not in page
+
+
+# --- upload -------------------------------------------------------------------------
+
+
+def test_upload_page_shows_form_to_uploaders(client, users):
+    login(client, users["uploader"])
+    response = client.get("/sites/park/upload/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'enctype="multipart/form-data"' in page
+    assert 'type="file" name="files"' in page
+    assert "multiple" in page
+    assert 'accept="image/*,.zip,application/zip"' in page
+    assert 'name="purpose"' in page
+    # No active version yet: training images are what the site needs first.
+    assert 'value="train" id="id_purpose_0" required checked' in page
+
+
+def test_upload_keeps_valid_files_and_lists_rejected_ones(client, users):
+    login(client, users["uploader"])
+    corrupt = jpeg_bytes(green_texture(7))[:200]
+    files = [SimpleUploadedFile(name, data) for name, data in normal_images(2)]
+    files.append(SimpleUploadedFile("broken.jpg", corrupt))
+    response = client.post("/sites/park/upload/", {"purpose": "train", "files": files})
+    assert response.status_code == 200
+    page = response.content.decode()
+    upload = Upload.objects.get()
+    assert Asset.objects.filter(upload=upload).count() == 2
+    assert '<strong id="stored-count">2</strong> images stored' in page
+    assert '<strong class="error-text" id="rejected-count">1</strong> file rejected' in page
+    [rejected] = upload.rejected
+    assert rejected["filename"] == "broken.jpg"
+    assert rejected["error"]
+    assert "broken.jpg" in page
+    assert html.escape(rejected["error"]) in page
+
+
+def test_upload_with_nothing_valid_shows_the_reasons(client, users):
+    login(client, users["uploader"])
+    response = client.post(
+        "/sites/park/upload/",
+        {"purpose": "score", "files": [SimpleUploadedFile("notes.txt", b"plain text")]},
+    )
+    assert response.status_code == 400
+    assert b"None of the files could be stored" in response.content
+    assert b"notes.txt" in response.content
+    assert not Upload.objects.exists()
+    empty = client.post("/sites/park/upload/", {"purpose": "score"})
+    assert empty.status_code == 400
+    assert b"No files were sent" in empty.content
+
+
+# --- versions -----------------------------------------------------------------------
+
+
+def test_version_page_renders_metrics_params_and_manifest(client, users, flagged):
+    version, assets = flagged
+    DetectorVersion.objects.filter(pk=version.pk).update(
+        manifest={"fit": [assets[0].pk, assets[1].pk], "holdout": [assets[2].pk], "anomalies": []}
+    )
+    login(client, users["viewer"])
+    response = client.get(f"/versions/{version.pk}/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "histogram_iforest" in page
+    assert 'id="metrics-table"' in page
+    assert "auroc" in page and "0.9123" in page
+    assert "fpr.holdout" in page
+    assert "n fit" in page
+    assert "[8, 8, 8]" in page
+    assert "Succeeded" in page
+    assert "0.5000" in page
+    assert '<dd data-group="fit">2</dd>' in page
+    assert '<dd data-group="holdout">1</dd>' in page
+    assert f"/api/assets/{assets[0].pk}/image/" in page
+    assert "Active version" in page
+    assert "activate-form" not in page
+
+
+def test_version_page_running_and_failed(client, users, site):
+    running = make_version(
+        site, status=JobStatus.RUNNING, progress=0.4, progress_message="fitting", threshold=None
+    )
+    failed = make_version(
+        site, status=JobStatus.FAILED, error="not enough images: need at least 5", threshold=None
+    )
+    login(client, users["viewer"])
+    page = client.get(f"/versions/{running.pk}/").content.decode()
+    assert '<progress id="version-progress" max="1" value="0.4">' in page
+    assert "40% · fitting" in page
+    assert "data-poll-url" in page
+    page = client.get(f"/versions/{failed.pk}/").content.decode()
+    assert "Training failed" in page
+    assert "not enough images: need at least 5" in page
+    assert "<progress" not in page
+
+
+def test_activate_button_only_for_admins_on_inactive_succeeded_versions(client, users, flagged):
+    active, _ = flagged
+    older = make_version(active.site)
+    login(client, users["admin"])
+    assert "activate-form" in client.get(f"/versions/{older.pk}/").content.decode()
+    assert "activate-form" not in client.get(f"/versions/{active.pk}/").content.decode()
+    login(client, users["reviewer"])
+    assert "activate-form" not in client.get(f"/versions/{older.pk}/").content.decode()
+
+
+def test_activate_forbidden_for_reviewer_allowed_for_admin(client, users, flagged):
+    active, _ = flagged
+    older = make_version(active.site)
+    login(client, users["reviewer"])
+    assert client.post(f"/versions/{older.pk}/activate/").status_code == 403
+    assert Site.objects.get(slug="park").active_version_id == active.pk
+    login(client, users["admin"])
+    response = client.post(f"/versions/{older.pk}/activate/", follow=True)
+    assert response.redirect_chain[-1][0] == "/sites/park/"
+    assert Site.objects.get(slug="park").active_version_id == older.pk
+    assert b"is now active" in response.content
+    assert client.get(f"/versions/{older.pk}/activate/").status_code == 405
+
+
+# --- review queue -------------------------------------------------------------------
+
+
+def test_review_queue_lists_pending_flags_highest_score_first(client, users, flagged):
+    version, assets = flagged
+    login(client, users["reviewer"])
+    response = client.get("/sites/park/review/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    flags = list(Flag.objects.order_by("-score__score"))
+    positions = [page.index(f'data-flag-id="{flag.pk}"') for flag in flags]
+    assert positions == sorted(positions)
+    for asset in assets:
+        assert asset.filename in page
+        assert f"/api/assets/{asset.pk}/image/" in page
+    assert "0.9000" in page and "0.5000" in page
+    assert f"v{version.number}" in page
+    assert '<strong id="pending-count">3</strong>' in page
+    assert 'id="confirm-button"' in page
+    assert 'id="reject-button"' in page
+    assert 'id="undo-button"' in page
+    assert 'id="review-note"' in page
+    assert 'aria-live="polite"' in page
+    assert "js/review.js" in page
+    assert "csrftoken" in response.cookies
+
+
+def test_uploader_and_viewer_see_the_queue_read_only(client, users, flagged):
+    for who in ("uploader", "viewer"):
+        login(client, users[who])
+        response = client.get("/sites/park/review/")
+        assert response.status_code == 200
+        page = response.content.decode()
+        assert "odd-000.png" in page
+        assert 'data-can-review="false"' in page
+        assert "confirm-button" not in page
+        assert "reject-button" not in page
+        assert "review-note" not in page
+        assert "read-only-notice" in page
+
+
+def test_review_queue_status_filter(client, users, flagged):
+    top = Flag.objects.order_by("-score__score").first()
+    Flag.objects.filter(pk=top.pk).update(status=FlagStatus.CONFIRMED, reviewer=users["reviewer"])
+    login(client, users["reviewer"])
+    pending = client.get("/sites/park/review/").content.decode()
+    assert f'data-flag-id="{top.pk}"' not in pending
+    confirmed = client.get("/sites/park/review/?status=confirmed").content.decode()
+    assert f'data-flag-id="{top.pk}"' in confirmed
+    assert confirmed.count("data-flag-id=") == 1
+    assert '<option value="confirmed" selected>' in confirmed
+    rejected = client.get("/sites/park/review/?status=rejected").content.decode()
+    assert "No flags with this status" in rejected
+    bogus = client.get("/sites/park/review/?status=bogus")
+    assert bogus.status_code == 200
+    assert '<option value="pending" selected>' in bogus.content.decode()
+
+
+def test_empty_queue_says_so(client, users):
+    login(client, users["reviewer"])
+    page = client.get("/sites/park/review/").content.decode()
+    assert "Nothing to review" in page
+    assert "data-flag-id=" not in page
+
+
+def test_static_files_are_found():
+    from django.contrib.staticfiles import finders
+
+    for path in ["css/app.css", "js/review.js", "js/app.js", "js/progress.js", "img/favicon.svg"]:
+        assert finders.find(path), path
