@@ -59,6 +59,10 @@ def test_upload_train_score_review_retrain(worker, worker_log):
     rejected = flags[-1]
     review = client.post(f"/api/flags/{rejected['id']}/review/", {"decision": "reject"})
     assert review.status_code == 200
+    confirmed = flags[0]  # highest score: one of the odd images
+    assert confirmed["asset"] in odd_ids
+    review = client.post(f"/api/flags/{confirmed['id']}/review/", {"decision": "confirm"})
+    assert review.status_code == 200
 
     response = client.post(
         "/api/sites/meadow/versions/", {"kind": "histogram_iforest"}, format="json"
@@ -68,6 +72,8 @@ def test_upload_train_score_review_retrain(worker, worker_log):
     manifest = DetectorVersion.objects.get(pk=second["id"]).manifest
     assert rejected["asset"] in manifest["fit"] + manifest["holdout"]
     assert len(manifest["fit"]) + len(manifest["holdout"]) == 41
+    assert manifest["anomalies"] == [confirmed["asset"]]
+    assert second["metrics"]["n_anomalous"] == 1
 
 
 def test_failed_training_in_worker_is_reported(worker):
