@@ -73,31 +73,40 @@ def _database_url() -> str:
 
 
 @pytest.fixture
-def worker(transactional_db, tmp_path) -> Iterator[subprocess.Popen]:  # type: ignore[no-untyped-def]
-    """A real ``celery worker`` process on the real broker, using the test database.
+def start_worker(transactional_db, tmp_path) -> Iterator[Callable[..., subprocess.Popen]]:  # type: ignore[no-untyped-def]
+    """Starts real ``celery worker`` processes on the real broker, using the test database.
 
-    Tasks enqueued by the test (after commit) are executed by it, exactly as in production.
+    Tasks enqueued by the test (after commit) are executed by them, exactly as in
+    production. ``start_worker(**env)`` adds environment variables; every worker still
+    running at the end is stopped. The log of the latest one is ``worker.log``.
     """
     from workers.celery_app import app
 
     app.control.purge()  # messages left by an earlier run would only be noise
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=_database_url(),
-        MEDIA_ROOT=str(settings.MEDIA_ROOT),
-        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
-        CELERY_TASK_ALWAYS_EAGER="0",
-        PYTHONUNBUFFERED="1",
-    )
+    processes: list[subprocess.Popen] = []
     log_path = tmp_path / "worker.log"
-    command = [
-        sys.executable, "-m", "celery", "-A", "workers", "worker",
-        "-Q", "cpu,gpu", "--pool", "solo", "--loglevel", "INFO",
-        "--without-gossip", "--without-mingle", "--hostname", f"test-{os.getpid()}@%h",
-    ]  # fmt: skip
-    with log_path.open("w") as log:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
+
+    def start(**extra_env: str) -> subprocess.Popen:
+        env = dict(os.environ)
+        env.update(
+            DATABASE_URL=_database_url(),
+            MEDIA_ROOT=str(settings.MEDIA_ROOT),
+            CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+            CELERY_TASK_ALWAYS_EAGER="0",
+            PYTHONUNBUFFERED="1",
+            **extra_env,
+        )
+        command = [
+            sys.executable, "-m", "celery", "-A", "workers", "worker",
+            "-Q", "cpu,gpu", "--pool", "solo", "--loglevel", "INFO",
+            "--without-gossip", "--without-mingle",
+            "--hostname", f"test-{os.getpid()}-{len(processes)}@%h",
+        ]  # fmt: skip
+        with log_path.open("w") as log:
+            process = subprocess.Popen(
+                command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        processes.append(process)
         wait_for(
             lambda: "ready." in log_path.read_text() or process.poll() is not None,
             timeout=90,
@@ -105,15 +114,26 @@ def worker(transactional_db, tmp_path) -> Iterator[subprocess.Popen]:  # type: i
         )
         if process.poll() is not None:
             raise AssertionError(f"worker exited at start:\n{log_path.read_text()[-4000:]}")
-        yield process
+        return process
+
+    try:
+        yield start
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        if os.environ.get("SHOW_WORKER_LOG"):
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+        if os.environ.get("SHOW_WORKER_LOG") and log_path.exists():
             print(log_path.read_text()[-8000:])
+
+
+@pytest.fixture
+def worker(start_worker) -> subprocess.Popen:  # type: ignore[no-untyped-def]
+    """One real worker process, started before the test."""
+    return start_worker()
 
 
 @pytest.fixture

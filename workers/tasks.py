@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+import workers.signals  # noqa: F401  (connects the worker hooks)
 from webapp.detectors import services
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import threading
 import time
 import uuid
 from collections import OrderedDict
@@ -22,7 +23,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files import File
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
@@ -120,6 +121,71 @@ def _claim(model: type[DetectorVersion] | type[ScoringChunk], pk: int) -> bool:
     )
 
 
+class _Heartbeat:
+    """Beats every few seconds while a job runs, even inside a long library call.
+
+    A job whose heartbeat is older than ``JOB_STALE_AFTER_SECONDS`` is taken for dead and
+    may be claimed again, so a live worker must never look stale.
+    """
+
+    def __init__(self, model: type[DetectorVersion] | type[ScoringChunk], pk: int) -> None:
+        self.model, self.pk = model, pk
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"heartbeat-{pk}", daemon=True)
+
+    def _run(self) -> None:
+        interval = max(1.0, settings.JOB_STALE_AFTER_SECONDS / 10)
+        try:
+            while not self.stop.wait(interval):
+                self.model.objects.filter(pk=self.pk, status=JobStatus.RUNNING).update(
+                    heartbeat_at=timezone.now()
+                )
+        finally:
+            connection.close()  # this thread's own connection
+
+    def __enter__(self) -> _Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+def requeue_stale_jobs(*, include_queued: bool = False) -> tuple[int, int]:
+    """Send again the jobs whose worker died (heartbeat older than the stale delay).
+
+    Each such job goes back to ``queued`` (a conditional update, so only one watchdog
+    wins) and a new message is sent; the atomic claim makes any duplicate delivery
+    harmless. ``include_queued`` also re-sends jobs queued for longer than the stale delay,
+    for when a broker without persistence lost its messages (``manage.py requeue_jobs``).
+    Returns the numbers of (versions, chunks) re-sent.
+    """
+    stale = timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS)
+    dead = Q(status=JobStatus.RUNNING, heartbeat_at__lt=stale)
+    versions = []
+    for version in DetectorVersion.objects.filter(
+        dead | Q(status=JobStatus.QUEUED, created_at__lt=stale) if include_queued else dead
+    ):
+        if version.status == JobStatus.QUEUED or DetectorVersion.objects.filter(
+            dead, pk=version.pk
+        ).update(status=JobStatus.QUEUED):
+            versions.append(version)
+            _enqueue_training(version)
+    by_queue: dict[str, list[int]] = {}
+    chunks = ScoringChunk.objects.filter(
+        dead | Q(status=JobStatus.QUEUED, job__created_at__lt=stale) if include_queued else dead
+    ).select_related("job__version")
+    for chunk in chunks:
+        if chunk.status == JobStatus.QUEUED or ScoringChunk.objects.filter(
+            dead, pk=chunk.pk
+        ).update(status=JobStatus.QUEUED):
+            by_queue.setdefault(queue_for_kind(chunk.job.version.kind), []).append(chunk.pk)
+    for queue, ids in by_queue.items():
+        _enqueue_chunks(ids, queue)
+    return len(versions), sum(len(ids) for ids in by_queue.values())
+
+
 class _ProgressReporter:
     """Writes training progress (and the heartbeat) at most once a second."""
 
@@ -148,6 +214,11 @@ def run_training(*, version_id: int) -> None:
     if not _claim(DetectorVersion, version_id):
         logger.info("version %s already claimed or finished; nothing to do", version_id)
         return
+    with _Heartbeat(DetectorVersion, version_id):
+        _train_claimed(version_id)
+
+
+def _train_claimed(version_id: int) -> None:
     DetectorVersion.objects.filter(pk=version_id).update(
         started_at=timezone.now(), progress=0.0, error="", progress_message="loading images"
     )
@@ -308,6 +379,11 @@ def score_chunk(*, chunk_id: int) -> None:
     if not _claim(ScoringChunk, chunk_id):
         logger.info("chunk %s already claimed or finished; nothing to do", chunk_id)
         return
+    with _Heartbeat(ScoringChunk, chunk_id):
+        _score_claimed(chunk_id)
+
+
+def _score_claimed(chunk_id: int) -> None:
     chunk = ScoringChunk.objects.select_related("job", "job__version").get(pk=chunk_id)
     job = chunk.job
     ScoringJob.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(status=JobStatus.RUNNING)

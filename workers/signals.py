@@ -1,0 +1,45 @@
+"""Worker lifecycle hooks: a watchdog that resumes the jobs of workers that died."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from celery.signals import worker_ready, worker_shutdown
+from django.conf import settings
+from django.db import connection
+
+logger = logging.getLogger(__name__)
+_stop = threading.Event()
+
+
+def _watch() -> None:
+    """Every half stale delay, re-send jobs whose heartbeat stopped (see the service)."""
+    from webapp.detectors.services import requeue_stale_jobs
+
+    interval = max(1.0, settings.JOB_STALE_AFTER_SECONDS / 2)
+    try:
+        while not _stop.wait(interval):
+            try:
+                versions, chunks = requeue_stale_jobs()
+            except Exception:  # a database hiccup must not kill the watchdog
+                logger.exception("watchdog could not check for dead jobs")
+                continue
+            if versions or chunks:
+                logger.warning(
+                    "re-sent %s training and %s scoring jobs of a dead worker", versions, chunks
+                )
+    finally:
+        connection.close()
+
+
+@worker_ready.connect
+def start_watchdog(**_: Any) -> None:
+    _stop.clear()
+    threading.Thread(target=_watch, name="job-watchdog", daemon=True).start()
+
+
+@worker_shutdown.connect
+def stop_watchdog(**_: Any) -> None:
+    _stop.set()
