@@ -41,6 +41,11 @@ api_patterns = [
         name="api-version-manifest",
     ),
     path(
+        "versions/<int:version_id>/evaluation/",
+        detectors_api.VersionEvaluationView.as_view(),
+        name="api-version-evaluation",
+    ),
+    path(
         "versions/<int:version_id>/activate/",
         detectors_api.VersionActivateView.as_view(),
         name="api-version-activate",

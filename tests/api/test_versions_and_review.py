@@ -92,6 +92,9 @@ def test_training_calibrates_stores_and_activates_first_version(trained, api):
     assert version["metrics"]["n_fit"] + version["metrics"]["n_holdout"] == 30
     manifest = api("viewer").get(f"/api/versions/{version['id']}/manifest/").json()
     assert len(manifest["fit"]) + len(manifest["holdout"]) == 30
+    evaluation = api("viewer").get(f"/api/versions/{version['id']}/evaluation/").json()
+    assert [asset for asset, _ in evaluation["holdout"]] == manifest["holdout"]
+    assert api("outsider").get(f"/api/versions/{version['id']}/evaluation/").status_code == 404
     assert DetectorVersion.objects.get(pk=version["id"]).artefact.name.endswith(".zip")
 
 

@@ -257,10 +257,21 @@ def test_version_report_and_activation(page, live_server, transactional_db):  # 
         params={"bins": [8, 8, 8], "estimator": "isolation_forest"},
         metrics={"auroc": 0.9321, "n_fit": 40, "fpr": {"holdout": 0.0125}},
         manifest={"fit": [], "holdout": [], "anomalies": []},
+        evaluation={
+            "holdout": [[1, 0.31], [2, 0.45], [3, 0.52], [4, 0.58]],
+            "anomalies": [[5, 0.55], [6, 0.83]],
+        },
         **common,
     )
     Site.objects.filter(pk=site.pk).update(active_version=first)
     log_in(page, live_server, "admin", f"/versions/{second.pk}/")
+    plots = page.locator("img.plot")
+    expect(plots).to_have_count(3)  # score histogram, ROC, precision-recall
+    for index in range(3):
+        plots.nth(index).scroll_into_view_if_needed()
+        page.wait_for_function(
+            "img => img.complete && img.naturalWidth > 0", arg=plots.nth(index).element_handle()
+        )
     expect(page.locator("#metrics-table")).to_contain_text("auroc")
     expect(page.locator("#metrics-table")).to_contain_text("0.9321")
     expect(page.locator("#metrics-table")).to_contain_text("fpr.holdout")

@@ -339,3 +339,39 @@ def test_static_files_are_found():
 
     for path in ["css/app.css", "js/review.js", "js/app.js", "js/progress.js", "img/favicon.svg"]:
         assert finders.find(path), path
+
+
+def test_version_page_shows_evaluation_plots_and_extreme_examples(client, users, flagged):
+    version, assets = flagged
+    DetectorVersion.objects.filter(pk=version.pk).update(
+        evaluation={
+            "holdout": [[assets[0].pk, 0.31], [assets[1].pk, 0.47]],
+            "anomalies": [[assets[2].pk, 0.88]],
+        },
+        metrics={"tp": 1, "fp": 0, "tn": 2, "fn": 0},
+    )
+    login(client, users["viewer"])
+    page = client.get(f"/versions/{version.pk}/").content.decode()
+    assert f"/versions/{version.pk}/plots/roc.png" in page
+    assert '<td class="num" data-cell="tn">2</td>' in page
+    unusual = page.split('id="unusual-normals"')[1].split("</ul>")[0]
+    assert unusual.index(f"/api/assets/{assets[1].pk}/") < unusual.index(
+        f"/api/assets/{assets[0].pk}/"
+    )  # highest-scored normal first
+    for name in ("histogram", "roc", "pr"):
+        response = client.get(f"/versions/{version.pk}/plots/{name}.png")
+        assert response.status_code == 200, name
+        assert response["Content-Type"] == "image/png"
+        assert response.content.startswith(b"\x89PNG")
+    assert client.get(f"/versions/{version.pk}/plots/pie.png").status_code == 404
+    login(client, users["outsider"])
+    assert client.get(f"/versions/{version.pk}/plots/histogram.png").status_code == 404
+
+
+def test_curves_need_confirmed_anomalies(client, users, site):
+    version = make_version(site, evaluation={"holdout": [[1, 0.2], [2, 0.4]], "anomalies": []})
+    login(client, users["viewer"])
+    page = client.get(f"/versions/{version.pk}/").content.decode()
+    assert "plots/histogram.png" in page and "plots/roc.png" not in page
+    assert client.get(f"/versions/{version.pk}/plots/roc.png").status_code == 404
+    assert client.get(f"/versions/{version.pk}/plots/histogram.png").status_code == 200

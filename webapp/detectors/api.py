@@ -108,6 +108,22 @@ class VersionManifestView(APIView):
         return Response(accessible_version(request, version_id, Capability.VIEW).manifest)
 
 
+class VersionEvaluationView(APIView):
+    """Raw scores the threshold and metrics were computed from: ``[asset id, score]`` pairs."""
+
+    @extend_schema(
+        responses=inline_serializer(
+            "VersionEvaluation",
+            {
+                name: serializers.ListField(child=serializers.ListField())
+                for name in ("holdout", "anomalies")
+            },
+        )
+    )
+    def get(self, request: Request, version_id: int) -> Response:
+        return Response(accessible_version(request, version_id, Capability.VIEW).evaluation)
+
+
 class VersionActivateView(APIView):
     @extend_schema(request=None, responses=VersionOutput)
     def post(self, request: Request, version_id: int) -> Response:

@@ -49,6 +49,8 @@ class DetectorVersion(models.Model):
     #: {"fit": [asset ids], "holdout": [...], "anomalies": [...]}: what it learnt from.
     manifest = models.JSONField(default=dict, blank=True)
     metrics = models.JSONField(default=dict, blank=True)
+    #: {"holdout": [[asset id, score], ...], "anomalies": [...]}: for plots and reviews.
+    evaluation = models.JSONField(default=dict, blank=True)
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"

@@ -60,3 +60,25 @@ def detector_kinds() -> list[dict[str, Any]]:
             }
         )
     return kinds
+
+
+def evaluation_scores(version: DetectorVersion) -> tuple[list[float], list[float]]:
+    """Scores of the version's held-out normal images and of the confirmed anomalies."""
+    evaluation = version.evaluation or {}
+    return (
+        [score for _, score in evaluation.get("holdout", [])],
+        [score for _, score in evaluation.get("anomalies", [])],
+    )
+
+
+def extreme_examples(
+    version: DetectorVersion, count: int = 8
+) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+    """The held-out normals it found most unusual, and the anomalies it found least unusual.
+
+    These are where a threshold hurts: false alarms to come, and defects it nearly missed.
+    """
+    evaluation = version.evaluation or {}
+    normals = sorted(evaluation.get("holdout", []), key=lambda row: -row[1])[:count]
+    anomalies = sorted(evaluation.get("anomalies", []), key=lambda row: row[1])[:count]
+    return [tuple(r) for r in normals], [tuple(r) for r in anomalies]  # type: ignore[misc]

@@ -243,6 +243,16 @@ def _train_claimed(version_id: int) -> None:
             fixed_threshold=version.fixed_threshold,
             progress=_ProgressReporter(version_id),
         )
+        evaluation = {
+            "holdout": [
+                [normal[i].pk, float(score)]
+                for i, score in zip(outcome.holdout_indices, outcome.holdout_scores, strict=True)
+            ],
+            "anomalies": [
+                [asset.pk, float(score)]
+                for asset, score in zip(anomalies, outcome.anomaly_scores, strict=True)
+            ],
+        }
         manifest = {
             "fit": [normal[i].pk for i in outcome.fit_indices],
             "holdout": [normal[i].pk for i in outcome.holdout_indices],
@@ -268,6 +278,7 @@ def _train_claimed(version_id: int) -> None:
             artefact=version.artefact.name,
             threshold=float(outcome.threshold),
             manifest=manifest,
+            evaluation=evaluation,
             metrics=_jsonable(outcome.metrics),
             progress=1.0,
             progress_message="done",

@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from detection import report
 from webapp.assets import selectors as asset_selectors
 from webapp.common.errors import Conflict
 from webapp.detectors import selectors, services
@@ -142,5 +143,38 @@ def version_detail(request: HttpRequest, version_id: int) -> HttpResponse:
         "running": version.status in (JobStatus.QUEUED, JobStatus.RUNNING),
         "can_manage": can(request.user, site, Capability.MANAGE),
         "preview_limit": MANIFEST_PREVIEW,
+        "evaluation": _evaluation_context(version),
     }
     return render(request, "detectors/version_detail.html", context)
+
+
+def _evaluation_context(version: DetectorVersion) -> dict[str, Any]:
+    normal, anomalous = selectors.evaluation_scores(version)
+    unusual, missed = selectors.extreme_examples(version)
+    names = asset_selectors.filenames_of(version.site, [a for a, _ in unusual + missed])
+    metrics = version.metrics or {}
+    return {
+        "has_scores": bool(normal),
+        "has_both": bool(normal and anomalous),
+        "confusion": {key: metrics.get(key) for key in ("tp", "fp", "tn", "fn")},
+        "unusual_normals": [(a, score, names.get(a, "")) for a, score in unusual],
+        "missed_anomalies": [(a, score, names.get(a, "")) for a, score in missed],
+    }
+
+
+@login_required
+def version_plot(request: HttpRequest, version_id: int, name: str) -> HttpResponse:
+    """An evaluation plot of a version as PNG (histogram, roc or pr)."""
+    version = _version_for(request, version_id, Capability.VIEW)
+    normal, anomalous = selectors.evaluation_scores(version)
+    if name == "histogram" and normal:
+        png = report.score_histogram_png(normal, anomalous, version.threshold)
+    elif name == "roc" and normal and anomalous:
+        png = report.roc_png(normal, anomalous)
+    elif name == "pr" and normal and anomalous:
+        png = report.precision_recall_png(normal, anomalous)
+    else:
+        raise Http404("No such plot for this version (ROC and PR need confirmed anomalies).")
+    response = HttpResponse(png, content_type="image/png")
+    response["Cache-Control"] = "private, max-age=3600"  # a finished version never changes
+    return response

@@ -28,6 +28,11 @@ urlpatterns = [
     path("sites/<slug:slug>/review/", review_views.review_queue, name="site-review"),
     path("versions/<int:version_id>/", detector_views.version_detail, name="version-detail"),
     path(
+        "versions/<int:version_id>/plots/<str:name>.png",
+        detector_views.version_plot,
+        name="version-plot",
+    ),
+    path(
         "versions/<int:version_id>/activate/",
         detector_views.activate_version,
         name="version-activate",

@@ -1,0 +1,83 @@
+"""Evaluation plots of a detector version, as PNG bytes (matplotlib, no display needed).
+
+Inputs are raw scores of held-out normal images and of confirmed anomalies, so the same
+plots serve the web app's version page and anyone using the library directly.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # before pyplot: workers and web servers have no display
+
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.metrics import precision_recall_curve, roc_curve
+
+PLOTS = ("histogram", "roc", "pr")
+_NORMAL, _ANOMALY = "#2b7a3d", "#c0392b"
+
+
+def _png(figure: plt.Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.tight_layout()
+    figure.savefig(buffer, format="png", dpi=100)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def _labelled(normal: Sequence[float], anomalous: Sequence[float]) -> tuple[np.ndarray, ...]:
+    scores = np.concatenate([np.asarray(normal, float), np.asarray(anomalous, float)])
+    labels = np.concatenate([np.zeros(len(normal)), np.ones(len(anomalous))])
+    return scores, labels
+
+
+def score_histogram_png(
+    normal: Sequence[float], anomalous: Sequence[float], threshold: float | None
+) -> bytes:
+    """Score distributions of normal vs anomalous images, with the threshold."""
+    figure, axes = plt.subplots(figsize=(6, 3.4))
+    values = [v for v in (*normal, *anomalous)]
+    bins = np.histogram_bin_edges(values or [0.0, 1.0], bins=30)
+    if len(normal):
+        axes.hist(normal, bins=bins, alpha=0.6, color=_NORMAL, label=f"normal ({len(normal)})")
+    if len(anomalous):
+        axes.hist(
+            anomalous, bins=bins, alpha=0.6, color=_ANOMALY, label=f"anomaly ({len(anomalous)})"
+        )
+    if threshold is not None:
+        axes.axvline(threshold, color="black", linestyle="--", label="threshold")
+    axes.set_xlabel("score (higher = more abnormal)")
+    axes.set_ylabel("images")
+    axes.legend(frameon=False)
+    return _png(figure)
+
+
+def roc_png(normal: Sequence[float], anomalous: Sequence[float]) -> bytes:
+    """ROC curve; needs both classes."""
+    scores, labels = _labelled(normal, anomalous)
+    fpr, tpr, _ = roc_curve(labels, scores)
+    figure, axes = plt.subplots(figsize=(4, 4))
+    axes.plot(fpr, tpr, color=_ANOMALY)
+    axes.plot([0, 1], [0, 1], color="grey", linestyle=":")
+    axes.set_xlabel("false-positive rate")
+    axes.set_ylabel("true-positive rate")
+    axes.set_title("ROC")
+    return _png(figure)
+
+
+def precision_recall_png(normal: Sequence[float], anomalous: Sequence[float]) -> bytes:
+    """Precision-recall curve; needs both classes."""
+    scores, labels = _labelled(normal, anomalous)
+    precision, recall, _ = precision_recall_curve(labels, scores)
+    figure, axes = plt.subplots(figsize=(4, 4))
+    axes.plot(recall, precision, color=_ANOMALY)
+    axes.axhline(labels.mean(), color="grey", linestyle=":")
+    axes.set_xlabel("recall")
+    axes.set_ylabel("precision")
+    axes.set_ylim(0, 1.02)
+    axes.set_title("Precision-recall")
+    return _png(figure)
