@@ -81,3 +81,21 @@ def precision_recall_png(normal: Sequence[float], anomalous: Sequence[float]) ->
     axes.set_ylim(0, 1.02)
     axes.set_title("Precision-recall")
     return _png(figure)
+
+
+def heatmap_png(heatmap: np.ndarray, scale: float) -> bytes:
+    """A heatmap as a transparent colour overlay (RGBA PNG) at the heatmap's resolution.
+
+    ``scale`` maps values to colour: value/scale is clipped to [0, 1], so with the version's
+    threshold times two as the scale, the same colour means the same thing on every image.
+    Opacity follows the value, so normal regions stay see-through.
+    """
+    import cv2
+
+    level = np.clip(np.asarray(heatmap, dtype=np.float32) / max(float(scale), 1e-12), 0, 1)
+    colours = cv2.applyColorMap((level * 255).astype(np.uint8), cv2.COLORMAP_JET)  # BGR
+    alpha = (np.sqrt(level) * 200).astype(np.uint8)
+    ok, encoded = cv2.imencode(".png", np.dstack([colours, alpha]))
+    if not ok:  # pragma: no cover - OpenCV always encodes uint8 BGRA
+        raise ValueError("could not encode heatmap")
+    return encoded.tobytes()

@@ -57,6 +57,11 @@ api_patterns = [
     ),
     path("flags/<int:flag_id>/", review_api.FlagDetailView.as_view(), name="api-flag"),
     path(
+        "flags/<int:flag_id>/heatmap/",
+        review_api.FlagHeatmapView.as_view(),
+        name="api-flag-heatmap",
+    ),
+    path(
         "flags/<int:flag_id>/review/", review_api.FlagReviewView.as_view(), name="api-flag-review"
     ),
     path("flags/<int:flag_id>/undo/", review_api.FlagUndoView.as_view(), name="api-flag-undo"),

@@ -116,6 +116,7 @@
     li.dataset.flagId = String(flag.id);
     li.dataset.filename = flag.filename;
     li.dataset.imageUrl = flag.image_url;
+    li.dataset.heatmapUrl = flag.heatmap_url || "";
     li.dataset.score = String(flag.score);
     li.dataset.threshold = String(flag.threshold);
     li.dataset.versionId = String(flag.version);
@@ -129,6 +130,25 @@
     return li;
   }
 
+  function showHeatmap(url) {
+    var overlay = document.getElementById("viewer-heatmap");
+    var control = document.getElementById("heatmap-control");
+    var toggle = document.getElementById("heatmap-toggle");
+    if (!overlay) return;
+    if (url && overlay.getAttribute("src") !== url) overlay.src = url;
+    control.hidden = !url;
+    overlay.hidden = !url || !toggle.checked;
+  }
+
+  function toggleHeatmap() {
+    var toggle = document.getElementById("heatmap-toggle");
+    var current = selected();
+    if (!toggle || !current || !current.dataset.heatmapUrl) return false;
+    toggle.checked = !toggle.checked;
+    showHeatmap(current.dataset.heatmapUrl);
+    return true;
+  }
+
   function showInViewer(li) {
     if (!viewer) return;
     if (!li) {
@@ -139,6 +159,7 @@
     var data = li.dataset;
     var image = document.getElementById("viewer-image");
     if (image.getAttribute("src") !== data.imageUrl) image.src = data.imageUrl;
+    showHeatmap(data.heatmapUrl || "");
     image.alt = "Flagged image " + data.filename;
     document.getElementById("viewer-filename").textContent = data.filename;
     document.getElementById("viewer-score").textContent = fmt(data.score);
@@ -357,6 +378,14 @@
     });
   }
 
+  var heatmapToggle = document.getElementById("heatmap-toggle");
+  if (heatmapToggle) {
+    heatmapToggle.addEventListener("change", function () {
+      var current = selected();
+      showHeatmap(current ? current.dataset.heatmapUrl || "" : "");
+    });
+  }
+
   document.addEventListener("keydown", function (event) {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     var target = event.target;
@@ -389,6 +418,9 @@
         break;
       case "u":
         undo();
+        break;
+      case "h":
+        handled = toggleHeatmap();
         break;
       case "n":
         if (noteField) noteField.focus();

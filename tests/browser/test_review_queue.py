@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
@@ -282,3 +283,31 @@ def test_version_report_and_activation(page, live_server, transactional_db):  # 
     expect(page.locator(".messages")).to_contain_text("Version 2 is now active")
     assert Site.objects.get(pk=site.pk).active_version_id == second.pk
     screenshot(page, "site-detail")
+
+
+def test_heatmap_overlay_toggles_with_h(page, live_server, transactional_db):  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    site = Site.objects.create(slug="line", name="Production line")
+    people = {role: member(site, role, username=role) for role in Role.values}
+    version = DetectorVersion.objects.create(
+        site=site, number=1, kind="deep_knn", status=JobStatus.SUCCEEDED, threshold=0.5
+    )
+    assets = upload_images(site, people["uploader"], Purpose.SCORE, odd_images(1))
+    heat = np.zeros((assets[0].height, assets[0].width), np.float32)
+    heat[8:24, 8:24] = 1.0
+    record_scores(version=version, assets=assets, scores=[0.9], heatmaps=[heat])
+
+    log_in(page, live_server, "reviewer", "/sites/line/review/")
+    overlay = page.locator("#viewer-heatmap")
+    expect(overlay).to_be_visible()
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=overlay.element_handle()
+    )
+    box, base = overlay.bounding_box(), page.locator("#viewer-image").bounding_box()
+    assert abs(box["width"] - base["width"]) < 2 and abs(box["height"] - base["height"]) < 2
+    screenshot(page, "review-heatmap")
+    page.keyboard.press("h")
+    expect(overlay).to_be_hidden()
+    page.keyboard.press("h")
+    expect(overlay).to_be_visible()

@@ -403,7 +403,12 @@ def _score_claimed(chunk_id: int) -> None:
         assets = list(Asset.objects.filter(pk__in=chunk.asset_ids).order_by("id"))
         if assets:
             result = load_version_detector(version).score(AssetImages(assets))
-            record_scores(version=version, assets=assets, scores=result.scores.tolist())
+            record_scores(
+                version=version,
+                assets=assets,
+                scores=result.scores.tolist(),
+                heatmaps=result.heatmaps,
+            )
     except Exception as exc:
         reason = str(exc) if isinstance(exc, DetectorError) else f"{type(exc).__name__}: {exc}"
         logger.exception("scoring chunk %s failed", chunk_id)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from django.http import Http404
+from django.http import FileResponse, Http404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,6 +21,7 @@ class FlagOutput(serializers.ModelSerializer):
     asset = serializers.IntegerField(source="score.asset_id")
     filename = serializers.CharField(source="score.asset.filename")
     image_url = serializers.SerializerMethodField()
+    heatmap_url = serializers.SerializerMethodField()
     score = serializers.FloatField(source="score.score")
     threshold = serializers.FloatField(source="score.threshold")
     version = serializers.IntegerField(source="score.version_id")
@@ -32,6 +35,7 @@ class FlagOutput(serializers.ModelSerializer):
             "asset",
             "filename",
             "image_url",
+            "heatmap_url",
             "score",
             "threshold",
             "version",
@@ -45,6 +49,10 @@ class FlagOutput(serializers.ModelSerializer):
 
     def get_image_url(self, flag: Flag) -> str:
         return f"/api/assets/{flag.score.asset_id}/image/"
+
+    def get_heatmap_url(self, flag: Flag) -> str | None:
+        """Overlay of where the image looks abnormal; null for kinds without heatmaps."""
+        return f"/api/flags/{flag.pk}/heatmap/" if flag.score.heatmap else None
 
     def get_reviewer(self, flag: Flag) -> str | None:
         return flag.reviewer.get_username() if flag.reviewer else None
@@ -79,6 +87,19 @@ class FlagDetailView(APIView):
     @extend_schema(responses=FlagOutput)
     def get(self, request: Request, flag_id: int) -> Response:
         return Response(FlagOutput(accessible_flag(request, flag_id, Capability.VIEW)).data)
+
+
+class FlagHeatmapView(APIView):
+    """The flag's heatmap overlay (transparent PNG at the image's size); 404 if none."""
+
+    @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY})
+    def get(self, request: Request, flag_id: int) -> FileResponse:
+        flag = accessible_flag(request, flag_id, Capability.VIEW)
+        if not flag.score.heatmap:
+            raise NotFound("This flag has no heatmap: its detector kind does not localise.")
+        response = FileResponse(flag.score.heatmap.open("rb"), content_type="image/png")
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
 
 
 class FlagReviewView(APIView):

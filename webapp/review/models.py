@@ -6,6 +6,10 @@ from django.conf import settings
 from django.db import models
 
 
+def heatmap_path(score: Score, filename: str) -> str:
+    return f"heatmaps/site-{score.asset.site_id}/v{score.version_id}/{filename}"
+
+
 class Score(models.Model):
     """One version's raw score of one asset (upserted: unique per asset and version)."""
 
@@ -16,6 +20,8 @@ class Score(models.Model):
     score = models.FloatField(help_text="Raw score; higher = more abnormal.")
     threshold = models.FloatField(help_text="The version's threshold when this was scored.")
     is_flagged = models.BooleanField(default=False)
+    #: Overlay PNG of where the image looks abnormal (kinds with heatmaps; flagged only).
+    heatmap = models.FileField(upload_to=heatmap_path, max_length=300, blank=True)
     scored_at = models.DateTimeField(auto_now=True)
 
     class Meta:

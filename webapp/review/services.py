@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
+from detection.report import heatmap_png
 from webapp.assets.models import Asset
 from webapp.common.errors import Conflict
 from webapp.detectors.models import DetectorVersion
@@ -17,14 +20,20 @@ from webapp.review.models import DECISION_STATUS, Decision, Flag, FlagStatus, Sc
 
 @transaction.atomic
 def record_scores(
-    *, version: DetectorVersion, assets: Sequence[Asset], scores: Sequence[float]
+    *,
+    version: DetectorVersion,
+    assets: Sequence[Asset],
+    scores: Sequence[float],
+    heatmaps: Sequence[np.ndarray] | None = None,
 ) -> int:
     """Upsert each asset's score by ``version`` and keep the review queue in step.
 
     Rules: a score above the version's threshold opens a pending flag, unless a reviewer
     has already labelled the asset (its label stands); pending flags that other versions
     raised for the same asset are superseded (removed, the scores stay); a pending flag
-    whose score no longer clears the threshold is removed. Returns how many are flagged.
+    whose score no longer clears the threshold is removed. Heatmaps, when the kind makes
+    them, are kept as overlay images for flagged assets only (reviewers look at those).
+    Returns how many are flagged.
     """
     threshold = float(version.threshold if version.threshold is not None else float("inf"))
     asset_ids = [asset.pk for asset in assets]
@@ -37,13 +46,15 @@ def record_scores(
         score__version=version
     ).delete()
     flagged = 0
-    for asset, value in zip(assets, scores, strict=True):
+    for index, (asset, value) in enumerate(zip(assets, scores, strict=True)):
         is_flagged = float(value) > threshold
         score, _ = Score.objects.update_or_create(
             asset=asset,
             version=version,
             defaults={"score": float(value), "threshold": threshold, "is_flagged": is_flagged},
         )
+        if is_flagged and heatmaps is not None:
+            _store_heatmap(score, heatmaps[index], threshold)
         if is_flagged:
             flagged += 1
             if asset.pk not in labelled:
@@ -51,6 +62,14 @@ def record_scores(
         else:
             Flag.objects.filter(score=score, status=FlagStatus.PENDING).delete()
     return flagged
+
+
+def _store_heatmap(score: Score, heatmap: np.ndarray, threshold: float) -> None:
+    if score.heatmap:
+        score.heatmap.delete(save=False)
+    png = heatmap_png(heatmap, scale=2 * threshold if np.isfinite(threshold) else 1.0)
+    score.heatmap.save(f"{score.asset_id}.png", ContentFile(png), save=False)
+    Score.objects.filter(pk=score.pk).update(heatmap=score.heatmap.name)
 
 
 def review_flag(*, flag_id: int, reviewer: AbstractBaseUser, decision: str, note: str = "") -> Flag:
