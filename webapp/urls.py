@@ -32,6 +32,7 @@ api_patterns = [
     path(
         "assets/<int:asset_id>/image/", assets_api.AssetImageView.as_view(), name="api-asset-image"
     ),
+    path("assets/<int:asset_id>/mask/", assets_api.AssetMaskView.as_view(), name="api-asset-mask"),
     path(
         "versions/<int:version_id>/", detectors_api.VersionDetailView.as_view(), name="api-version"
     ),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -12,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from webapp.assets import selectors, services
+from webapp.assets.image_validation import InvalidImage
 from webapp.assets.models import Asset, Purpose
 from webapp.review.models import FlagStatus
 from webapp.sites.access import access_site, check_capability
@@ -20,6 +23,7 @@ from webapp.sites.roles import Capability
 
 class AssetOutput(serializers.ModelSerializer):
     image_url = serializers.SerializerMethodField()
+    mask_url = serializers.SerializerMethodField()
 
     class Meta:
         model = Asset
@@ -36,10 +40,14 @@ class AssetOutput(serializers.ModelSerializer):
             "label",
             "created_at",
             "image_url",
+            "mask_url",
         ]
 
     def get_image_url(self, asset: Asset) -> str:
         return f"/api/assets/{asset.pk}/image/"
+
+    def get_mask_url(self, asset: Asset) -> str | None:
+        return f"/api/assets/{asset.pk}/mask/" if asset.mask else None
 
 
 class RejectedFile(serializers.Serializer):
@@ -52,6 +60,9 @@ class UploadOutput(serializers.Serializer):
     purpose = serializers.CharField()
     assets = serializers.ListField(child=serializers.DictField())
     rejected = RejectedFile(many=True)
+    masked = serializers.ListField(
+        child=serializers.DictField(), help_text="Assets that received a NAME_mask.png."
+    )
 
 
 def incoming_files(request: Request | HttpRequest) -> list[services.IncomingFile]:
@@ -88,6 +99,7 @@ class UploadCreateView(APIView):
             "purpose": purpose,
             "assets": [{"id": a.pk, "filename": a.filename} for a in result.assets],
             "rejected": result.rejected,
+            "masked": [{"id": a.pk, "filename": a.filename} for a in result.masked],
         }
         return Response(payload, status=status.HTTP_201_CREATED)
 
@@ -150,3 +162,43 @@ class AssetImageView(APIView):
         response = FileResponse(asset.file.open("rb"), filename=asset.filename.rsplit("/", 1)[-1])
         response["Cache-Control"] = "private, max-age=3600"
         return response
+
+
+class AssetMaskView(APIView):
+    """The asset's defect mask (white = defect): read, replace (multipart ``file``), remove."""
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY})
+    def get(self, request: Request, asset_id: int) -> FileResponse:
+        asset = accessible_asset(request, asset_id, Capability.VIEW)
+        if not asset.mask:
+            raise Http404(f"Asset {asset_id} has no mask.")
+        return FileResponse(asset.mask.open("rb"), content_type="image/png")
+
+    @extend_schema(
+        request={
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+            }
+        },
+        responses=AssetOutput,
+    )
+    def put(self, request: Request, asset_id: int) -> Response:
+        asset = accessible_asset(request, asset_id, Capability.UPLOAD)
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise ValidationError({"file": "Attach the mask image as 'file'."})
+        if upload.size > settings.MAX_IMAGE_BYTES:
+            raise ValidationError({"file": "The mask file is too large."})
+        try:
+            services.attach_mask(asset=asset, data=upload.read())
+        except InvalidImage as exc:
+            raise ValidationError({"file": str(exc)}) from None
+        return Response(AssetOutput(asset).data)
+
+    @extend_schema(responses=AssetOutput)
+    def delete(self, request: Request, asset_id: int) -> Response:
+        asset = accessible_asset(request, asset_id, Capability.UPLOAD)
+        return Response(AssetOutput(services.remove_mask(asset=asset)).data)

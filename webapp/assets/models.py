@@ -38,6 +38,10 @@ def asset_path(asset: Asset, filename: str) -> str:
     return f"sites/{asset.site.slug}/assets/{asset.checksum[:2]}/{asset.checksum}{suffix}"
 
 
+def mask_path(asset: Asset, filename: str) -> str:
+    return f"sites/{asset.site.slug}/masks/{asset.checksum[:2]}/{asset.checksum}.png"
+
+
 class Asset(models.Model):
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="assets")
     upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="assets")
@@ -52,6 +56,8 @@ class Asset(models.Model):
     label = models.CharField(
         max_length=100, blank=True, help_text="Optional class label (e.g. plant species)."
     )
+    #: Where the defect is (white) when known: for pixel-level evaluation of heatmaps.
+    mask = models.FileField(upload_to=mask_path, max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -8,6 +8,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import PurePosixPath
 from typing import IO
 
+import cv2
+import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -20,6 +22,8 @@ from webapp.assets.models import Asset, Purpose, Upload
 from webapp.sites.models import Site
 
 logger = logging.getLogger(__name__)
+
+MASK_SUFFIX = "_mask"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +40,8 @@ class UploadResult:
     upload: Upload | None
     assets: list[Asset]
     rejected: list[dict[str, str]]
+    #: Assets that received a defect mask (``NAME_mask.png`` beside ``NAME.jpg``).
+    masked: list[Asset] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,8 +117,12 @@ def create_upload(
     assets: list[Asset] = []
     rejected: list[dict[str, str]] = []
     stored: dict[str, str] = {}  # checksum -> filename, within this upload
+    masks: dict[str, _Candidate] = {}  # image key -> mask candidate, attached at the end
     for candidate in _expand(files):
         error = candidate.error
+        if error is None and mask_key(candidate.filename) is not None:
+            masks[mask_key(candidate.filename)] = candidate  # type: ignore[index]
+            continue
         if error is None and candidate.data is not None:
             try:
                 upload, asset = _store_candidate(site, purpose, user, upload, candidate, stored)
@@ -122,6 +132,9 @@ def create_upload(
                 error = str(exc)
         rejected.append({"filename": candidate.filename, "error": error or "empty file"})
 
+    masked = _attach_masks(site, assets, masks, rejected)
+    if upload is None and masked:  # masks only, for images uploaded earlier
+        upload = Upload.objects.create(site=site, purpose=purpose, created_by=user)
     if upload is None:
         details = "; ".join(f"{r['filename']}: {r['error']}" for r in rejected[:20])
         raise ValidationError({"files": f"None of the files could be stored. {details}"})
@@ -134,7 +147,79 @@ def create_upload(
     logger.info(
         "upload %s to %s: %d stored, %d rejected", upload.pk, site.slug, len(assets), len(rejected)
     )
-    return UploadResult(upload=upload, assets=assets, rejected=rejected)
+    return UploadResult(upload=upload, assets=assets, rejected=rejected, masked=masked)
+
+
+def mask_key(filename: str) -> str | None:
+    """``dir/NAME`` for a mask file named ``dir/NAME_mask.<ext>``, else None."""
+    path = PurePosixPath(filename)
+    if not path.stem.endswith(MASK_SUFFIX):
+        return None
+    return str(path.with_name(path.stem[: -len(MASK_SUFFIX)]))
+
+
+def _image_key(filename: str) -> str:
+    path = PurePosixPath(filename)
+    return str(path.with_name(path.stem))
+
+
+def _attach_masks(
+    site: Site, assets: list[Asset], masks: dict[str, _Candidate], rejected: list[dict[str, str]]
+) -> list[Asset]:
+    """Give each mask to the image of the same name: in this upload, else already stored."""
+    by_key = {_image_key(asset.filename): asset for asset in assets}
+    masked = []
+    for key, candidate in masks.items():
+        asset = by_key.get(key)
+        if asset is None:
+            earlier = [
+                a
+                for a in Asset.objects.filter(site=site, filename__startswith=f"{key}.")
+                if _image_key(a.filename) == key
+            ]
+            asset = earlier[0] if len(earlier) == 1 else None
+        try:
+            if asset is None:
+                raise InvalidImage(
+                    f"no image named {PurePosixPath(key).name}.* for this mask, in this upload "
+                    "or earlier ones"
+                )
+            attach_mask(asset=asset, data=candidate.data or b"")
+            masked.append(asset)
+        except InvalidImage as exc:
+            rejected.append({"filename": candidate.filename, "error": str(exc)})
+    return masked
+
+
+def attach_mask(*, asset: Asset, data: bytes) -> Asset:
+    """Store a defect mask for ``asset`` (any non-black pixel = defect), replacing any other.
+
+    Raises InvalidImage when it does not decode or its size differs from the image's.
+    """
+    validate_image(  # the same guards as images: format, pixel cap, decodable
+        data,
+        filename="mask",
+        max_pixels=settings.MAX_IMAGE_PIXELS,
+        max_bytes=settings.MAX_IMAGE_BYTES,
+    )
+    mask = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+    if mask.shape != (asset.height, asset.width):
+        raise InvalidImage(
+            f"mask is {mask.shape[1]}x{mask.shape[0]} but the image is {asset.width}x{asset.height}"
+        )
+    _, png = cv2.imencode(".png", np.where(mask > 0, 255, 0).astype(np.uint8))
+    if asset.mask:
+        asset.mask.delete(save=False)
+    asset.mask.save("mask.png", ContentFile(png.tobytes()), save=False)
+    asset.save(update_fields=["mask"])
+    return asset
+
+
+def remove_mask(*, asset: Asset) -> Asset:
+    if asset.mask:
+        asset.mask.delete(save=False)
+        asset.save(update_fields=["mask"])
+    return asset
 
 
 def _store_candidate(
