@@ -115,6 +115,7 @@
     var li = itemTemplate.content.firstElementChild.cloneNode(true);
     li.dataset.flagId = String(flag.id);
     li.dataset.filename = flag.filename;
+    li.dataset.assetId = String(flag.asset);
     li.dataset.imageUrl = flag.image_url;
     li.dataset.heatmapUrl = flag.heatmap_url || "";
     li.dataset.score = String(flag.score);
@@ -161,7 +162,12 @@
     if (image.getAttribute("src") !== data.imageUrl) image.src = data.imageUrl;
     showHeatmap(data.heatmapUrl || "");
     image.alt = "Flagged image " + data.filename;
-    document.getElementById("viewer-filename").textContent = data.filename;
+    var caption = document.getElementById("viewer-filename");
+    caption.textContent = "";
+    var assetLink = document.createElement("a");
+    assetLink.href = "/assets/" + data.assetId + "/";
+    assetLink.textContent = data.filename;
+    caption.appendChild(assetLink);
     document.getElementById("viewer-score").textContent = fmt(data.score);
     document.getElementById("viewer-threshold").textContent = fmt(data.threshold);
     var version = document.getElementById("viewer-version");

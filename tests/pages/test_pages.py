@@ -375,3 +375,31 @@ def test_curves_need_confirmed_anomalies(client, users, site):
     assert "plots/histogram.png" in page and "plots/roc.png" not in page
     assert client.get(f"/versions/{version.pk}/plots/roc.png").status_code == 404
     assert client.get(f"/versions/{version.pk}/plots/histogram.png").status_code == 200
+
+
+def test_asset_page_shows_scores_and_lets_uploaders_label(client, users, flagged):
+    version, assets = flagged
+    url = f"/assets/{assets[0].pk}/"
+    login(client, users["viewer"])
+    page = client.get(url).content.decode()
+    assert assets[0].filename in page and 'id="scores-table"' in page
+    assert "0.9000" in page and f"/versions/{version.pk}/" in page
+    assert 'id="label-form"' not in page
+    assert client.post(url, {"label": "dandelion"}).status_code == 403
+
+    login(client, users["uploader"])
+    response = client.post(url, {"label": "  dandelion "}, follow=True)
+    assert response.status_code == 200 and b"Label saved." in response.content
+    assets[0].refresh_from_db()
+    assert assets[0].label == "dandelion"
+
+    login(client, users["outsider"])
+    assert client.get(url).status_code == 404
+    assert client.get("/assets/999999/").status_code == 404
+
+
+def test_review_queue_links_each_flag_to_its_asset_page(client, users, flagged):
+    _, assets = flagged
+    login(client, users["reviewer"])
+    page = client.get("/sites/park/review/").content.decode()
+    assert f'href="/assets/{assets[0].pk}/"' in page

@@ -10,7 +10,7 @@ from django.db.models import Count, Exists, OuterRef, QuerySet
 
 from detection.images import decode_image
 from webapp.assets.models import Asset, Upload
-from webapp.review.models import Flag
+from webapp.review.models import Flag, Score
 from webapp.sites.models import Site
 
 
@@ -69,3 +69,16 @@ class AssetImages(Sequence[np.ndarray]):
         if isinstance(index, slice):
             return AssetImages(self.assets[index])
         return decode_image(read_asset_bytes(self.assets[index]))
+
+
+def asset_with_site(asset_id: int) -> Asset | None:
+    return Asset.objects.select_related("site", "upload").filter(pk=asset_id).first()
+
+
+def scores_of(asset: Asset) -> list[Score]:
+    """Every version's score of the asset, newest version first, with its flag if any."""
+    return list(
+        Score.objects.filter(asset=asset)
+        .select_related("version", "flag", "flag__reviewer")
+        .order_by("-version__number")
+    )

@@ -1,18 +1,19 @@
-"""Page: upload images or .zip archives to a site."""
+"""Pages: upload images or .zip archives to a site; one asset with its label and scores."""
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from webapp.assets import services
+from webapp.assets import selectors, services
 from webapp.assets.api import incoming_files
 from webapp.assets.models import Purpose
-from webapp.pages.forms import UploadForm, add_service_errors
-from webapp.sites.access import access_site, can
+from webapp.pages.forms import LabelForm, UploadForm, add_service_errors
+from webapp.sites.access import access_site, can, check_capability
 from webapp.sites.roles import Capability
 
 
@@ -49,3 +50,30 @@ def upload(request: HttpRequest, slug: str) -> HttpResponse:
     }
     status = 400 if request.method == "POST" and result is None else 200
     return render(request, "assets/upload.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def asset_detail(request: HttpRequest, asset_id: int) -> HttpResponse:
+    """The image (with its defect mask), its class label, and every version's score."""
+    asset = selectors.asset_with_site(asset_id)
+    if asset is None:
+        raise Http404(f"Asset {asset_id} not found.")
+    access_site(request.user, asset.site.slug)
+    can_label = can(request.user, asset.site, Capability.UPLOAD)
+    form = LabelForm(initial={"label": asset.label})
+    if request.method == "POST":
+        check_capability(request.user, asset.site, Capability.UPLOAD)
+        form = LabelForm(request.POST)
+        if form.is_valid():
+            services.set_asset_label(asset=asset, label=form.cleaned_data["label"])
+            messages.success(request, "Label saved.")
+            return redirect("asset-detail", asset_id=asset.pk)
+    context = {
+        "site": asset.site,
+        "asset": asset,
+        "form": form,
+        "can_label": can_label,
+        "scores": selectors.scores_of(asset),
+    }
+    return render(request, "assets/asset_detail.html", context)

@@ -41,6 +41,15 @@ class MemberForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER)
 
 
+class LabelForm(forms.Form):
+    label = forms.CharField(
+        max_length=100,
+        required=False,
+        help_text="Class of the image (e.g. plant species), for the classifier_openset kind. "
+        "Leave empty to remove.",
+    )
+
+
 class TrainForm(forms.Form):
     kind = forms.ChoiceField(choices=[], label="Detector kind")
     params = forms.CharField(

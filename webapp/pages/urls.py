@@ -26,6 +26,7 @@ urlpatterns = [
     path("sites/<slug:slug>/train/", detector_views.train_version, name="site-train"),
     path("sites/<slug:slug>/rescore/", detector_views.rescore_site, name="site-rescore"),
     path("sites/<slug:slug>/review/", review_views.review_queue, name="site-review"),
+    path("assets/<int:asset_id>/", asset_views.asset_detail, name="asset-detail"),
     path("versions/<int:version_id>/", detector_views.version_detail, name="version-detail"),
     path(
         "versions/<int:version_id>/plots/<str:name>.png",
