@@ -29,6 +29,8 @@ class EvaluationResult:
     score_ms_per_image: float
     test_scores: np.ndarray
     test_labels: np.ndarray
+    #: One heatmap per test image (normal ones first), when asked for and the kind has them.
+    test_heatmaps: list[np.ndarray] | None = None
 
 
 def evaluate_one_class(
@@ -41,8 +43,13 @@ def evaluate_one_class(
     target_fpr: float = 0.01,
     holdout_fraction: float = 0.2,
     seed: int = 0,
+    keep_heatmaps: bool = False,
 ) -> EvaluationResult:
-    """Fit and calibrate on ``train_normal`` exactly as the product does, then test."""
+    """Fit and calibrate on ``train_normal`` exactly as the product does, then test.
+
+    ``keep_heatmaps`` returns the test heatmaps (for pixel-level metrics); they are dropped
+    by default because at full resolution they take far more memory than the scores.
+    """
     started = time.perf_counter()
     outcome = fit_and_calibrate(
         kind,
@@ -56,7 +63,8 @@ def evaluate_one_class(
     test = list(test_normal) + list(test_anomalous)
     labels = np.array([0] * len(test_normal) + [1] * len(test_anomalous))
     started = time.perf_counter()
-    scores = outcome.detector.score(test).scores
+    scored = outcome.detector.score(test)
+    scores = scored.scores
     score_ms = 1000 * (time.perf_counter() - started) / max(1, len(test))
     metrics = evaluate(scores, labels, outcome.threshold)
     best = f1_optimal_threshold(scores[labels == 0], scores[labels == 1])
@@ -70,4 +78,5 @@ def evaluate_one_class(
         score_ms_per_image=score_ms,
         test_scores=scores,
         test_labels=labels,
+        test_heatmaps=scored.heatmaps if keep_heatmaps else None,
     )

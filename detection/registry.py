@@ -14,7 +14,10 @@ from typing import Any, TypeVar
 
 from detection.base import Detector, ParamsError, read_artefact
 
-_KIND_MODULES = ("detection.detectors.histogram_iforest",)
+_KIND_MODULES = (
+    "detection.detectors.histogram_iforest",
+    "detection.detectors.deep_knn",
+)
 
 _REGISTRY: dict[str, type[Detector]] = {}
 _D = TypeVar("_D", bound=type[Detector])

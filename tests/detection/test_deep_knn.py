@@ -1,0 +1,195 @@
+"""The PatchCore-style kind: pretrained features, coreset memory bank, heatmaps.
+
+Small images (64 px) and few of them keep this file fast on two CPU cores; the real-data
+figures come from ``benchmarks/magnetic_tile.py``.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from detection.base import DetectorError, ParamsError
+from detection.detectors.deep_knn import DeepKnnDetector
+from detection.device import pick_device
+from detection.registry import available_kinds, create_detector, detector_class, load_detector
+from detection.sampling import greedy_coreset
+from detection.weights import WeightsMissingError, weights_dir
+from tests.images import green_texture, grey_blue_scene
+
+SIZE = 64
+PARAMS = {"image_size": SIZE, "device": "cpu", "coreset_ratio": 0.5, "batch_size": 8}
+NORMAL = [green_texture(i, SIZE) for i in range(14)]
+ODD = [grey_blue_scene(i, SIZE) for i in range(4)]
+
+
+def with_defect(seed: int) -> tuple[np.ndarray, tuple[slice, slice]]:
+    """A normal texture with a grey 16x16 block pasted at a seed-dependent place."""
+    image = green_texture(100 + seed, SIZE).copy()
+    rng = np.random.default_rng(seed)
+    y, x = (int(v) for v in rng.integers(4, SIZE - 20, 2))
+    region = (slice(y, y + 16), slice(x, x + 16))
+    image[region] = (140, 140, 140)
+    return image, region
+
+
+@pytest.fixture(scope="module")
+def fitted() -> DeepKnnDetector:
+    detector = create_detector("deep_knn", PARAMS)
+    assert isinstance(detector, DeepKnnDetector)
+    return detector.fit(NORMAL[:10])
+
+
+def test_kind_is_registered_for_the_gpu_queue() -> None:
+    assert "deep_knn" in available_kinds()
+    assert detector_class("deep_knn").uses_gpu
+
+
+def test_odd_images_score_above_normal_ones(fitted: DeepKnnDetector) -> None:
+    normal_scores = fitted.score(NORMAL[10:]).scores
+    odd_scores = fitted.score(ODD).scores
+    assert normal_scores.dtype == np.float64
+    assert odd_scores.min() > normal_scores.max()
+
+
+def test_memory_bank_is_the_requested_share_of_patches(fitted: DeepKnnDetector) -> None:
+    assert fitted.memory_bank is not None
+    grid = fitted.extractor([NORMAL[0]]).shape  # (1, C, h, w)
+    n_patches = 10 * grid[2] * grid[3]
+    assert fitted.memory_bank.shape == (round(0.5 * n_patches), grid[1])
+    assert fitted.memory_bank.dtype == torch.float32
+
+
+def test_heatmap_has_the_input_shape_and_peaks_on_the_defect(fitted: DeepKnnDetector) -> None:
+    wide = np.ascontiguousarray(np.concatenate([NORMAL[11], NORMAL[12][:, :30]], axis=1))
+    defects = [with_defect(seed) for seed in range(3)]
+    result = fitted.score([wide] + [image for image, _ in defects])
+    assert result.heatmaps is not None
+    assert result.heatmaps[0].shape == wide.shape[:2]
+    for heatmap, (image, (rows, cols)) in zip(result.heatmaps[1:], defects, strict=True):
+        assert heatmap.shape == image.shape[:2] and heatmap.dtype == np.float32
+        y, x = np.unravel_index(np.argmax(heatmap), heatmap.shape)
+        # within the pasted block, give or take one backbone patch (8 px at this size)
+        assert rows.start - 8 <= y < rows.stop + 8 and cols.start - 8 <= x < cols.stop + 8
+        assert heatmap[rows, cols].mean() > 1.3 * np.median(heatmap)
+    # a defect raises the image score above every clean held-out texture
+    clean = fitted.score(NORMAL[10:]).scores
+    assert result.scores[1:].min() > clean.max()
+
+
+def test_save_and_load_give_identical_scores(fitted: DeepKnnDetector, tmp_path: Path) -> None:
+    path = tmp_path / "model.zip"
+    fitted.save(path)
+    loaded = load_detector(path)
+    assert isinstance(loaded, DeepKnnDetector) and loaded.params == fitted.params
+    images = ODD + NORMAL[10:]
+    before, after = fitted.score(images), loaded.score(images)
+    np.testing.assert_array_equal(after.scores, before.scores)
+    assert before.heatmaps is not None and after.heatmaps is not None
+    for a, b in zip(after.heatmaps, before.heatmaps, strict=True):
+        np.testing.assert_array_equal(a, b)
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+    assert "state/memory_bank.pt" in names
+    assert not any(name.endswith((".pkl", ".pth")) for name in names)  # no backbone inside
+
+
+def test_same_seed_same_memory_bank() -> None:
+    a = create_detector("deep_knn", PARAMS).fit(NORMAL[:4])
+    b = create_detector("deep_knn", PARAMS).fit(NORMAL[:4])
+    assert isinstance(a, DeepKnnDetector) and isinstance(b, DeepKnnDetector)
+    assert a.memory_bank is not None and b.memory_bank is not None
+    assert torch.equal(a.memory_bank, b.memory_bank)
+
+
+def _no_downloads(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("tried to download weights")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
+
+
+def test_missing_weights_say_how_to_install_them(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
+    _no_downloads(monkeypatch)
+    assert weights_dir().is_relative_to(tmp_path)
+    detector = create_detector("deep_knn", PARAMS)
+    with pytest.raises(WeightsMissingError, match="import_weights") as caught:
+        detector.fit(NORMAL[:2])
+    assert "mobilenet_v2-b0353104.pth" in str(caught.value)
+    assert "install_weights" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "backbone, filename",
+    [("resnet18", "resnet18-f37072fd.pth"), ("wide_resnet50_2", "wide_resnet50_2-95faca4d.pth")],
+)
+def test_other_backbones_need_their_own_weights(
+    backbone: str, filename: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if (weights_dir() / filename).exists():
+        pytest.skip(f"{filename} is installed here")
+    _no_downloads(monkeypatch)
+    detector = create_detector("deep_knn", {**PARAMS, "backbone": backbone})
+    with pytest.raises(WeightsMissingError, match=filename):
+        detector.fit(NORMAL[:2])
+
+
+def test_unknown_backbone_or_weights_are_clear_errors() -> None:
+    with pytest.raises(DetectorError, match="unknown torchvision backbone"):
+        create_detector("deep_knn", {**PARAMS, "backbone": "not_a_net"}).fit(NORMAL[:2])
+    with pytest.raises(DetectorError, match="IMAGENET1K_V1"):
+        create_detector("deep_knn", {**PARAMS, "weights": "V9"}).fit(NORMAL[:2])
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"coreset_ratio": 0}, "coreset_ratio"),
+        ({"image_size": 8}, "image_size"),
+        ({"n_neighbors": 0}, "n_neighbors"),
+        ({"device": "tpu"}, "device"),
+        ({"layers": []}, "layers"),
+        ({"resolution": 1}, "unknown parameter"),
+    ],
+)
+def test_bad_params_are_refused_with_the_reason(params: dict, message: str) -> None:
+    with pytest.raises(ParamsError, match=message):
+        create_detector("deep_knn", params)
+
+
+def test_scoring_before_fitting_fails_clearly() -> None:
+    with pytest.raises(DetectorError, match="fitted"):
+        create_detector("deep_knn", PARAMS).score(ODD)
+
+
+def test_pick_device() -> None:
+    assert pick_device("cpu") == torch.device("cpu")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert pick_device("auto").type == expected
+    if not torch.cuda.is_available():
+        with pytest.raises(DetectorError, match="CUDA is not available"):
+            pick_device("cuda")
+
+
+def test_coreset_picks_the_requested_number_of_distinct_points() -> None:
+    points = torch.randn(500, 256, generator=torch.Generator().manual_seed(1))
+    chosen = greedy_coreset(points, 50, seed=3)
+    assert chosen.shape == (50,) and len(set(chosen.tolist())) == 50
+    assert torch.equal(chosen, greedy_coreset(points, 50, seed=3))
+    assert torch.equal(greedy_coreset(points, 600), torch.arange(500))
+
+
+def test_coreset_stays_distinct_among_duplicates_and_covers_clusters() -> None:
+    centres = torch.eye(5) * 100
+    points = centres.repeat_interleave(20, dim=0)  # 5 clusters of 20 identical points
+    first = greedy_coreset(points, 5, seed=0)
+    assert sorted((first // 20).tolist()) == [0, 1, 2, 3, 4]  # one point per cluster
+    many = greedy_coreset(points, 30, seed=0)
+    assert len(set(many.tolist())) == 30
