@@ -17,6 +17,7 @@ from detection.base import Detector, ParamsError, read_artefact
 _KIND_MODULES = (
     "detection.detectors.histogram_iforest",
     "detection.detectors.deep_knn",
+    "detection.detectors.classifier_openset",
 )
 
 _REGISTRY: dict[str, type[Detector]] = {}

@@ -98,6 +98,8 @@ def fit_and_calibrate(
     fit_idx, holdout_idx = split_indices(len(normal_images), holdout_fraction, seed)
     if not holdout_idx and threshold_method != "fixed":
         raise DetectorError("calibration needs held-out normal images; raise holdout_fraction")
+    if labels is not None and len(labels) != len(normal_images):
+        raise DetectorError(f"got {len(labels)} class labels for {len(normal_images)} images")
     fit_labels = [labels[i] for i in fit_idx] if labels is not None else None
     detector.fit(
         Subset(normal_images, fit_idx), labels=fit_labels, progress=_scaled(progress, 0, 0.8)
@@ -133,6 +135,13 @@ def fit_and_calibrate(
         holdout_score_mean=float(holdout_scores.mean()) if holdout_scores.size else None,
         holdout_score_max=float(holdout_scores.max()) if holdout_scores.size else None,
     )
+    predict = getattr(detector, "predict", None)
+    if labels is not None and callable(predict) and holdout_idx:
+        # open-set classifiers: how often the held-out normals get their own class
+        predicted = predict(Subset(normal_images, holdout_idx))
+        truth_labels = [str(labels[i]).strip() for i in holdout_idx]
+        hits = sum(p == t for p, t in zip(predicted, truth_labels, strict=True))
+        metrics["classification_accuracy"] = hits / len(holdout_idx)
     report(1.0, "calibrated")
     return TrainingOutcome(
         detector=detector,

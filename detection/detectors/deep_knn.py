@@ -63,6 +63,10 @@ class DeepKnnParams(Params):
     batch_size: int = 16
     #: Gaussian blur of the heatmap, in pixels of the input image.
     blur_sigma: float = 4.0
+    #: Gaussian blur of the patch-distance grid before its maximum becomes the image score,
+    #: in patches: one odd patch counts less than a small cluster of them. 2 was chosen on a
+    #: separate magnetic-tile split (seed 1: AUROC 0.939 -> 0.957); 0 = plain maximum.
+    score_sigma: float = 2.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -94,6 +98,8 @@ class DeepKnnParams(Params):
             raise ParamsError("batch_size must be an integer between 1 and 512")
         if not isinstance(self.blur_sigma, int | float) or self.blur_sigma < 0:
             raise ParamsError("blur_sigma must be a number >= 0")
+        if not isinstance(self.score_sigma, int | float) or self.score_sigma < 0:
+            raise ParamsError("score_sigma must be a number >= 0")
         if not isinstance(self.seed, int):
             raise ParamsError("seed must be an integer")
 
@@ -176,6 +182,15 @@ class DeepKnnDetector(Detector):
             self._bank_cache = (bank, (bank * bank).sum(dim=1))
         return self._bank_cache
 
+    def image_score(self, patch_map: np.ndarray) -> float:
+        """Maximum of the (lightly blurred) patch-distance grid."""
+        import cv2
+
+        grid = patch_map.astype(np.float32)
+        if self.params.score_sigma > 0:
+            grid = cv2.GaussianBlur(grid, (0, 0), sigmaX=float(self.params.score_sigma))
+        return float(grid.max())
+
     def heatmap(self, patch_map: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         """Patch distances upsampled to the image's (H, W) and blurred, float32."""
         import cv2
@@ -236,7 +251,7 @@ class DeepKnnDetector(Detector):
             features = self.extractor(batch)
             patch_maps = self.patch_distances(features).cpu().numpy()
             for offset, (image, patch_map) in enumerate(zip(batch, patch_maps, strict=True)):
-                scores[start + offset] = float(patch_map.max())
+                scores[start + offset] = self.image_score(patch_map)
                 heatmaps.append(self.heatmap(patch_map, image.shape[:2]))
         return ScoreResult(scores=scores, heatmaps=heatmaps)
 

@@ -1,0 +1,443 @@
+"""Open-set classifier: a fine-tuned CNN over the site's known classes; the rest is abnormal.
+
+When a site's normal images carry class labels (plant species, part types), an
+ImageNet-pretrained torchvision classifier gets a new head with one output per known class
+and is fine-tuned on them. An image that belongs to none of those classes should leave every
+logit low, so its *openness* is the score:
+
+* ``energy`` (default): ``-T * logsumexp(logits / T)``; low total evidence = high score
+  (Liu et al., "Energy-based out-of-distribution detection", 2020);
+* ``max_softmax``: ``1 - max softmax(logits / T)``, the classic baseline.
+
+Higher means more abnormal, as for every kind. :meth:`predict` gives the class names, so the
+training recipe can also report classification accuracy on held-out images.
+
+By default only the new head and the backbone's last block are trained (``freeze_backbone``)
+so a CPU fine-tunes in minutes; frozen layers stay in eval mode, so their batch-norm
+statistics stay the pretrained ones. Which module is "the last block" is found generically:
+the outermost child of an ``nn.Sequential`` that holds the last non-head parameter
+(``features.18`` of MobileNetV2, ``layer4.1`` of a ResNet-18).
+
+Weights come only through torchvision's own weights API after :func:`require_weights` has
+checked the exact file is installed; there is no fallback to random weights. The artefact
+holds the fine-tuned ``state_dict`` (``torch.save``, read back with ``weights_only=True``)
+and the class names in JSON: scoring a saved model needs no pretrained weights file.
+
+torch is imported lazily so that listing kinds or using the histogram kind stays light.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
+
+import numpy as np
+
+from detection.base import (
+    Detector,
+    DetectorError,
+    Params,
+    ParamsError,
+    ProgressCallback,
+    ScoreResult,
+    check_images,
+)
+from detection.registry import register
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+MODEL_FILE = "model.pt"
+CLASSES_FILE = "classes.json"
+SCORE_METHODS = ("energy", "max_softmax")
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassifierOpensetParams(Params):
+    #: Any torchvision classification model with a linear head.
+    backbone: str = "mobilenet_v2"
+    #: torchvision weights name; IMAGENET1K_V1 is the file installed offline for MobileNetV2.
+    weights: str = "IMAGENET1K_V1"
+    #: Images are resized to this square size before the network.
+    image_size: int = 224
+    epochs: int = 8
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    #: Train only the new head and the backbone's last block (cheap on a CPU).
+    freeze_backbone: bool = True
+    #: Random crops (75-100 % of each side) and horizontal flips while training.
+    augment: bool = True
+    #: "energy" (default) or "max_softmax".
+    score_method: str = "energy"
+    #: Temperature T of both scores.
+    temperature: float = 1.0
+    #: "auto" (CUDA when available), "cpu" or "cuda".
+    device: str = "auto"
+    seed: int = 0
+
+    def validate(self) -> None:
+        if not isinstance(self.backbone, str) or not self.backbone:
+            raise ParamsError("backbone must be a torchvision model name")
+        if not isinstance(self.weights, str) or not self.weights:
+            raise ParamsError('weights must be a torchvision weights name such as "IMAGENET1K_V1"')
+        if not isinstance(self.image_size, int) or not 32 <= self.image_size <= 1024:
+            raise ParamsError("image_size must be an integer between 32 and 1024")
+        if not isinstance(self.epochs, int) or not 1 <= self.epochs <= 1000:
+            raise ParamsError("epochs must be an integer between 1 and 1000")
+        if not isinstance(self.batch_size, int) or not 1 <= self.batch_size <= 512:
+            raise ParamsError("batch_size must be an integer between 1 and 512")
+        if (
+            not isinstance(self.learning_rate, int | float)
+            or isinstance(self.learning_rate, bool)
+            or not 0 < self.learning_rate <= 1
+        ):
+            raise ParamsError("learning_rate must be a number in (0, 1]")
+        if not isinstance(self.freeze_backbone, bool):
+            raise ParamsError("freeze_backbone must be true or false")
+        if not isinstance(self.augment, bool):
+            raise ParamsError("augment must be true or false")
+        if self.score_method not in SCORE_METHODS:
+            raise ParamsError(f"score_method must be one of {', '.join(SCORE_METHODS)}")
+        if (
+            not isinstance(self.temperature, int | float)
+            or isinstance(self.temperature, bool)
+            or not 0 < self.temperature <= 1000
+        ):
+            raise ParamsError("temperature must be a number in (0, 1000]")
+        if self.device not in ("auto", "cpu", "cuda") and not str(self.device).startswith("cuda:"):
+            raise ParamsError('device must be "auto", "cpu" or "cuda"')
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+            raise ParamsError("seed must be an integer")
+
+
+def _head_name(model: nn.Module) -> str:
+    """Dotted name of the classification head: the model's last ``nn.Linear``."""
+    from torch import nn
+
+    names = [name for name, module in model.named_modules() if isinstance(module, nn.Linear)]
+    if not names:
+        raise DetectorError(
+            f"{type(model).__name__} has no linear classification head; choose a backbone "
+            "such as mobilenet_v2, resnet18 or efficientnet_b0"
+        )
+    return names[-1]
+
+
+def _last_block_name(model: nn.Module, head: str) -> str | None:
+    """The outermost child of an ``nn.Sequential`` holding the last non-head parameter."""
+    from torch import nn
+
+    body = [name for name, _ in model.named_parameters() if not name.startswith(head + ".")]
+    if not body:
+        return None
+    owner = body[-1].rsplit(".", 1)[0]  # module that owns that parameter
+    parts = owner.split(".")
+    for depth in range(1, len(parts) + 1):  # outermost first
+        name = ".".join(parts[:depth])
+        parent = model.get_submodule(".".join(parts[: depth - 1]))
+        if isinstance(parent, nn.Sequential) and not head.startswith(name + "."):
+            return name
+    return owner
+
+
+def _replace_module(model: nn.Module, name: str, module: nn.Module) -> None:
+    parent_name, _, child = name.rpartition(".")
+    setattr(model.get_submodule(parent_name), child, module)
+
+
+@register
+class ClassifierOpensetDetector(Detector):
+    """Fine-tuned pretrained CNN over the site's labelled classes; energy / max-softmax score."""
+
+    kind = "classifier_openset"
+    params_class = ClassifierOpensetParams
+    params: ClassifierOpensetParams
+    uses_gpu = True
+    needs_labels = True
+
+    def __init__(self, params: Params | dict[str, Any] | None = None) -> None:
+        super().__init__(params)
+        self.classes: list[str] = []
+        #: Share of training images the fitted model classifies right (no augmentation).
+        self.training_accuracy: float | None = None
+        #: Mean training loss per epoch, from the last :meth:`fit`.
+        self.loss_history: list[float] = []
+        self.model: nn.Module | None = None
+        self._device: torch.device | None = None
+
+    # -- helpers ----------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        """The torch device of the parameters' choice, resolved on first use."""
+        if self._device is None:
+            from detection.device import pick_device
+
+            self._device = pick_device(self.params.device)
+        return self._device
+
+    def _build_model(self, n_classes: int, *, pretrained: bool) -> nn.Module:
+        """The backbone with a new ``n_classes`` head; pretrained weights must be installed."""
+        import torch
+        import torchvision
+        from torch import nn
+
+        from detection.features.backbone import resolve_weights, weights_filename
+        from detection.weights import require_weights
+
+        p = self.params
+        weights = resolve_weights(p.backbone, p.weights)  # clear error on a bad name
+        if pretrained:
+            require_weights(weights_filename(weights))  # clear error, never a download
+            model = torchvision.models.get_model(p.backbone, weights=weights)
+        else:  # every tensor is overwritten by a saved state_dict right after
+            model = torchvision.models.get_model(p.backbone, weights=None)
+        head = _head_name(model)
+        old = model.get_submodule(head)
+        assert isinstance(old, nn.Linear)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(p.seed)
+            _replace_module(model, head, nn.Linear(old.in_features, n_classes))
+        return model
+
+    def _trainable_modules(self, model: nn.Module) -> list[nn.Module]:
+        """What fine-tuning updates: the head and last block, or everything."""
+        if not self.params.freeze_backbone:
+            return [model]
+        head = _head_name(model)
+        block = _last_block_name(model, head)
+        names = [head] + ([block] if block else [])
+        return [model.get_submodule(name) for name in names]
+
+    def _train_mode(self, model: nn.Module, trainable: list[nn.Module]) -> None:
+        """Dropout on; batch norm learns its statistics only when the whole net is trained.
+
+        With a frozen backbone the few batches of a site would only skew the pretrained
+        statistics of the last block (its affine weights are still trained).
+        """
+        from torch import nn
+
+        model.eval()
+        for module in trainable:
+            module.train()
+        if self.params.freeze_backbone:
+            for module in model.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.eval()
+
+    def _prepare(self, image: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
+        """One BGR image -> RGB uint8 at ``image_size``; random crop and flip given ``rng``."""
+        import cv2
+
+        flip = False
+        if rng is not None:
+            height, width = image.shape[:2]
+            scale = rng.uniform(0.75, 1.0)
+            crop_h, crop_w = max(1, round(height * scale)), max(1, round(width * scale))
+            y = int(rng.integers(0, height - crop_h + 1))
+            x = int(rng.integers(0, width - crop_w + 1))
+            image = image[y : y + crop_h, x : x + crop_w]
+            flip = bool(rng.random() < 0.5)
+        size = (self.params.image_size, self.params.image_size)
+        resized = cv2.resize(np.ascontiguousarray(image), size, interpolation=cv2.INTER_AREA)
+        rgb = resized[..., ::-1]
+        return rgb[:, ::-1] if flip else rgb
+
+    def _tensor(self, prepared: list[np.ndarray]) -> torch.Tensor:
+        """Prepared RGB uint8 images -> a normalised (B, 3, S, S) float batch on the device."""
+        import torch
+
+        from detection.features.backbone import IMAGENET_MEAN, IMAGENET_STD
+
+        batch = torch.from_numpy(np.ascontiguousarray(np.stack(prepared)))
+        batch = batch.to(self.device).permute(0, 3, 1, 2).float() / 255.0
+        mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1)
+        std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1)
+        return (batch - mean) / std
+
+    def _batches(
+        self, images: Sequence[np.ndarray], order: Sequence[int] | None = None
+    ) -> Iterator[list[int]]:
+        """Index lists of at most ``batch_size``; images are read one at a time by callers."""
+        order = list(range(len(images))) if order is None else list(order)
+        size = self.params.batch_size
+        for start in range(0, len(order), size):
+            yield order[start : start + size]
+
+    def _read(self, images: Sequence[np.ndarray], index: int) -> np.ndarray:
+        image = images[index]
+        check_images([image])
+        return image
+
+    def _check_labels(
+        self, images: Sequence[np.ndarray], labels: Sequence[Any] | None
+    ) -> list[str]:
+        advice = "set a class label on each training asset (at least two different classes)"
+        if labels is None:
+            raise DetectorError(f"{self.kind} needs a class label for every training image; {advice}")
+        if len(labels) != len(images):
+            raise DetectorError(
+                f"{self.kind} got {len(labels)} class labels for {len(images)} training images"
+            )
+        names = ["" if label is None else str(label).strip() for label in labels]
+        missing = sum(1 for name in names if not name)
+        if missing:
+            raise DetectorError(
+                f"{missing} of {len(names)} training images have no class label; "
+                f"{self.kind} needs one on each: {advice}"
+            )
+        if len(set(names)) < 2:
+            found = ", ".join(sorted(set(names))) or "none"
+            raise DetectorError(
+                f"{self.kind} needs at least 2 classes among the training labels; found "
+                f"{found}: {advice}, or choose another detector kind"
+            )
+        return names
+
+    # -- the interface ----------------------------------------------------------------
+    def fit(
+        self,
+        images: Sequence[np.ndarray],
+        *,
+        labels: Sequence[str] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Self:
+        import torch
+        from torch import nn
+
+        names = self._check_labels(images, labels)
+        classes = sorted(set(names))
+        targets = np.array([classes.index(name) for name in names], dtype=np.int64)
+        p = self.params
+        model = self._build_model(len(classes), pretrained=True).to(self.device)
+        trainable = self._trainable_modules(model)
+        model.requires_grad_(False)
+        for module in trainable:
+            module.requires_grad_(True)
+        parameters = [param for param in model.parameters() if param.requires_grad]
+        optimizer = torch.optim.AdamW(parameters, lr=p.learning_rate, weight_decay=1e-4)
+        loss_fn = nn.CrossEntropyLoss()
+        rng = np.random.default_rng(p.seed)
+        total = len(images)
+        n_steps = p.epochs * math.ceil(total / p.batch_size)
+        history: list[float] = []
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):  # dropout draws, without global effects
+            torch.manual_seed(p.seed)
+            step = 0
+            for epoch in range(p.epochs):
+                self._train_mode(model, trainable)
+                loss_sum, correct = 0.0, 0
+                for indices in self._batches(images, rng.permutation(total).tolist()):
+                    batch = [
+                        self._prepare(self._read(images, i), rng if p.augment else None)
+                        for i in indices
+                    ]
+                    target = torch.from_numpy(targets[indices]).to(self.device)
+                    logits = model(self._tensor(batch))
+                    loss = loss_fn(logits, target)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    loss_sum += float(loss.detach()) * len(indices)
+                    correct += int((logits.detach().argmax(dim=1) == target).sum())
+                    step += 1
+                    if progress and step % 10 == 0:
+                        progress(0.9 * step / n_steps, f"epoch {epoch + 1}/{p.epochs}")
+                history.append(loss_sum / total)
+                if progress:
+                    progress(
+                        0.9 * (epoch + 1) / p.epochs,
+                        f"epoch {epoch + 1}/{p.epochs}: loss {history[-1]:.4f}, "
+                        f"accuracy {correct / total:.3f} (augmented)",
+                    )
+        model.eval()
+        self.model = model
+        self.classes = classes
+        self.loss_history = history
+        self.is_fitted = True
+        logits = self.logits(images)
+        self.training_accuracy = float(np.mean(logits.argmax(axis=1) == targets))
+        if progress:
+            progress(1.0, f"fitted {len(classes)} classes: training accuracy {self.training_accuracy:.3f}")
+        return self
+
+    def logits(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """(N, n_classes) float64 logits, columns in the order of :attr:`classes`."""
+        import torch
+
+        self._require_fitted()
+        assert self.model is not None
+        if self.model_device() != self.device:
+            self.model.to(self.device)
+        out = np.zeros((len(images), len(self.classes)), dtype=np.float64)
+        with torch.inference_mode():
+            for indices in self._batches(images):
+                batch = [self._prepare(self._read(images, i), None) for i in indices]
+                out[indices] = self.model(self._tensor(batch)).double().cpu().numpy()
+        return out
+
+    def model_device(self) -> torch.device:
+        assert self.model is not None
+        return next(self.model.parameters()).device
+
+    def predict(self, images: Sequence[np.ndarray]) -> list[str]:
+        """The most likely known class of each image (even for images of none of them)."""
+        logits = self.logits(images)
+        return [self.classes[i] for i in logits.argmax(axis=1)]
+
+    def scores_from_logits(self, logits: np.ndarray) -> np.ndarray:
+        """Openness per row of logits: energy or 1 - max softmax; higher = more abnormal."""
+        t = float(self.params.temperature)
+        scaled = logits / t
+        peak = scaled.max(axis=1, keepdims=True)
+        log_sum_exp = peak[:, 0] + np.log(np.exp(scaled - peak).sum(axis=1))
+        if self.params.score_method == "energy":
+            return -t * log_sum_exp
+        return 1.0 - np.exp(peak[:, 0] - log_sum_exp)  # max softmax probability
+
+    def score(self, images: Sequence[np.ndarray]) -> ScoreResult:
+        self._require_fitted()
+        if len(images) == 0:
+            return ScoreResult(scores=np.zeros(0, dtype=np.float64))
+        return ScoreResult(scores=self.scores_from_logits(self.logits(images)))
+
+    def _dump(self, state_dir: Path) -> None:
+        import torch
+
+        assert self.model is not None
+        state = {name: tensor.detach().cpu() for name, tensor in self.model.state_dict().items()}
+        torch.save(state, state_dir / MODEL_FILE)
+        meta = {"classes": self.classes, "training_accuracy": self.training_accuracy}
+        (state_dir / CLASSES_FILE).write_text(json.dumps(meta, indent=2))
+
+    def _restore(self, state_dir: Path) -> None:
+        import torch
+
+        try:
+            meta = json.loads((state_dir / CLASSES_FILE).read_text())
+            classes = meta["classes"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise DetectorError(f"{self.kind} artefact has no valid class list: {exc}") from exc
+        if (
+            not isinstance(classes, list)
+            or len(classes) < 2
+            or not all(isinstance(name, str) for name in classes)
+        ):
+            raise DetectorError(f"{self.kind} artefact has no valid class list")
+        state = torch.load(state_dir / MODEL_FILE, map_location="cpu", weights_only=True)
+        if not isinstance(state, dict):
+            raise DetectorError(f"{self.kind} artefact has no valid model state")
+        model = self._build_model(len(classes), pretrained=False)
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise DetectorError(f"{self.kind} artefact does not fit {self.params.backbone}: {exc}") from exc
+        self.model = model.eval()
+        self.classes = classes
+        accuracy = meta.get("training_accuracy")
+        self.training_accuracy = float(accuracy) if accuracy is not None else None
