@@ -18,6 +18,7 @@ _KIND_MODULES = (
     "detection.detectors.histogram_iforest",
     "detection.detectors.deep_knn",
     "detection.detectors.classifier_openset",
+    "detection.detectors.patch_autoencoder",
 )
 
 _REGISTRY: dict[str, type[Detector]] = {}

@@ -1,4 +1,4 @@
-"""Synthetic test images: green textures are "normal", grey/blue scenes are anomalies."""
+"""Synthetic test images: green (and red) textures are "normal", grey/blue scenes anomalies."""
 
 from __future__ import annotations
 
@@ -16,6 +16,16 @@ def green_texture(seed: int, size: int = 64) -> np.ndarray:
     image[..., 0] = rng.integers(10, 60, (size, size))
     image[..., 1] = rng.integers(110, 220, (size, size))
     image[..., 2] = rng.integers(10, 70, (size, size))
+    return cv2.GaussianBlur(image, (3, 3), 0)
+
+
+def red_texture(seed: int, size: int = 64) -> np.ndarray:
+    """A red-flowered texture (BGR): a second known class beside :func:`green_texture`."""
+    rng = np.random.default_rng(5_000 + seed)
+    image = np.zeros((size, size, 3), np.uint8)
+    image[..., 0] = rng.integers(20, 80, (size, size))
+    image[..., 1] = rng.integers(10, 60, (size, size))
+    image[..., 2] = rng.integers(140, 230, (size, size))
     return cv2.GaussianBlur(image, (3, 3), 0)
 
 

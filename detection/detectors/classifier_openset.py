@@ -278,7 +278,9 @@ class ClassifierOpensetDetector(Detector):
     ) -> list[str]:
         advice = "set a class label on each training asset (at least two different classes)"
         if labels is None:
-            raise DetectorError(f"{self.kind} needs a class label for every training image; {advice}")
+            raise DetectorError(
+                f"{self.kind} needs a class label for every training image; {advice}"
+            )
         if len(labels) != len(images):
             raise DetectorError(
                 f"{self.kind} got {len(labels)} class labels for {len(images)} training images"
@@ -363,7 +365,10 @@ class ClassifierOpensetDetector(Detector):
         logits = self.logits(images)
         self.training_accuracy = float(np.mean(logits.argmax(axis=1) == targets))
         if progress:
-            progress(1.0, f"fitted {len(classes)} classes: training accuracy {self.training_accuracy:.3f}")
+            progress(
+                1.0,
+                f"fitted {len(classes)} classes: training accuracy {self.training_accuracy:.3f}",
+            )
         return self
 
     def logits(self, images: Sequence[np.ndarray]) -> np.ndarray:
@@ -436,7 +441,9 @@ class ClassifierOpensetDetector(Detector):
         try:
             model.load_state_dict(state, strict=True)
         except RuntimeError as exc:
-            raise DetectorError(f"{self.kind} artefact does not fit {self.params.backbone}: {exc}") from exc
+            raise DetectorError(
+                f"{self.kind} artefact does not fit {self.params.backbone}: {exc}"
+            ) from exc
         self.model = model.eval()
         self.classes = classes
         accuracy = meta.get("training_accuracy")

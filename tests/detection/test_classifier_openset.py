@@ -1,0 +1,189 @@
+"""The open-set classifier kind: a fine-tuned CNN over labelled classes, energy scores.
+
+Two known classes (green "moss" and red "poppy" textures) and an unseen third kind (grey/blue
+scenes); 64 px images and a few epochs keep this file fast on two CPU cores.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from detection.base import DetectorError, ParamsError
+from detection.detectors.classifier_openset import ClassifierOpensetDetector
+from detection.registry import available_kinds, create_detector, detector_class, load_detector
+from detection.training import fit_and_calibrate
+from detection.weights import WeightsMissingError, weights_dir
+from tests.images import green_texture, grey_blue_scene, red_texture
+
+SIZE = 64
+PARAMS = {
+    "image_size": SIZE,
+    "epochs": 3,
+    "batch_size": 8,
+    "learning_rate": 3e-3,
+    "device": "cpu",
+}
+MOSS = [green_texture(i, SIZE) for i in range(14)]
+POPPY = [red_texture(i, SIZE) for i in range(14)]
+TRAIN = MOSS[:10] + POPPY[:10]
+TRAIN_LABELS = ["moss"] * 10 + ["poppy"] * 10
+HELD = MOSS[10:] + POPPY[10:]
+HELD_LABELS = ["moss"] * 4 + ["poppy"] * 4
+UNSEEN = [grey_blue_scene(i, SIZE) for i in range(6)]
+
+
+def fitted_detector(**params: object) -> ClassifierOpensetDetector:
+    detector = create_detector("classifier_openset", {**PARAMS, **params})
+    assert isinstance(detector, ClassifierOpensetDetector)
+    return detector.fit(TRAIN, labels=TRAIN_LABELS)
+
+
+@pytest.fixture(scope="module")
+def fitted() -> ClassifierOpensetDetector:
+    return fitted_detector()
+
+
+def test_kind_is_registered_for_the_gpu_queue_and_needs_labels() -> None:
+    assert "classifier_openset" in available_kinds()
+    cls = detector_class("classifier_openset")
+    assert cls.uses_gpu and cls.needs_labels
+
+
+def test_known_classes_are_predicted_and_unseen_images_score_higher(
+    fitted: ClassifierOpensetDetector,
+) -> None:
+    assert fitted.classes == ["moss", "poppy"]
+    assert fitted.training_accuracy == 1.0
+    assert fitted.predict(HELD) == HELD_LABELS
+    held = fitted.score(HELD).scores
+    unseen = fitted.score(UNSEEN).scores
+    assert held.dtype == np.float64 and held.shape == (8,)
+    assert unseen.mean() > held.mean()
+    assert np.median(unseen) > np.max(held)  # most unseen images above every known one
+    # energy = -T * logsumexp(logits / T)
+    logits = fitted.logits(HELD)
+    assert np.allclose(held, -np.log(np.exp(logits).sum(axis=1)))
+
+
+def test_max_softmax_scores() -> None:
+    detector = fitted_detector(score_method="max_softmax", augment=False, epochs=2)
+    assert detector.predict(HELD) == HELD_LABELS
+    held = detector.score(HELD).scores
+    unseen = detector.score(UNSEEN).scores
+    assert ((held >= 0) & (held < 1)).all() and ((unseen >= 0) & (unseen < 1)).all()
+    assert unseen.mean() > held.mean()
+
+
+def test_save_load_round_trip_gives_identical_scores(
+    fitted: ClassifierOpensetDetector, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "model.zip"
+    fitted.save(path)
+    with zipfile.ZipFile(path) as archive:
+        names = set(archive.namelist())
+        classes = json.loads(archive.read("state/classes.json"))
+    assert names == {"meta.json", "state/model.pt", "state/classes.json"}
+    assert classes["classes"] == ["moss", "poppy"]
+    # a saved model is self-contained: scoring needs no pretrained weights file
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
+    loaded = load_detector(path)
+    assert isinstance(loaded, ClassifierOpensetDetector)
+    assert loaded.classes == fitted.classes
+    assert loaded.training_accuracy == fitted.training_accuracy
+    images = HELD + UNSEEN
+    np.testing.assert_array_equal(loaded.score(images).scores, fitted.score(images).scores)
+    assert loaded.predict(HELD) == HELD_LABELS
+
+
+def test_same_seed_same_model_and_progress_per_epoch() -> None:
+    calls: list[tuple[float, str]] = []
+    a = create_detector("classifier_openset", {**PARAMS, "epochs": 2})
+    a.fit(TRAIN[::2], labels=TRAIN_LABELS[::2], progress=lambda f, m: calls.append((f, m)))
+    b = create_detector("classifier_openset", {**PARAMS, "epochs": 2})
+    b.fit(TRAIN[::2], labels=TRAIN_LABELS[::2])
+    np.testing.assert_array_equal(a.score(UNSEEN).scores, b.score(UNSEEN).scores)
+    fractions = [f for f, _ in calls]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert sum("loss" in message for _, message in calls) == 2  # one report per epoch
+    assert "training accuracy" in calls[-1][1]
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [None, ["moss"] * 10 + [""] * 10, ["moss"] * 10 + [None] * 10],  # type: ignore[list-item]
+)
+def test_unlabelled_images_are_refused(labels: list[str] | None) -> None:
+    detector = create_detector("classifier_openset", PARAMS)
+    with pytest.raises(DetectorError, match="set a class label on each training asset"):
+        detector.fit(TRAIN, labels=labels)
+
+
+def test_one_class_or_mismatched_labels_are_refused() -> None:
+    detector = create_detector("classifier_openset", PARAMS)
+    with pytest.raises(DetectorError, match=r"at least 2 classes.*found moss"):
+        detector.fit(MOSS, labels=["moss"] * len(MOSS))
+    with pytest.raises(DetectorError, match="3 class labels for 20"):
+        detector.fit(TRAIN, labels=["moss", "poppy", "moss"])
+
+
+def test_missing_weights_say_how_to_install_them(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("tried to download weights")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
+    assert weights_dir().is_relative_to(tmp_path)
+    detector = create_detector("classifier_openset", PARAMS)
+    with pytest.raises(WeightsMissingError, match=re.escape("mobilenet_v2-b0353104.pth")) as caught:
+        detector.fit(TRAIN, labels=TRAIN_LABELS)
+    assert "install_weights" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"score_method": "entropy"}, "score_method"),
+        ({"temperature": 0}, "temperature"),
+        ({"epochs": 0}, "epochs"),
+        ({"learning_rate": 0}, "learning_rate"),
+        ({"image_size": 8}, "image_size"),
+        ({"freeze_backbone": "yes"}, "freeze_backbone"),
+        ({"device": "tpu"}, "device"),
+        ({"classes": 3}, "unknown parameter"),
+    ],
+)
+def test_bad_params_are_refused(params: dict[str, object], message: str) -> None:
+    with pytest.raises(ParamsError, match=message):
+        create_detector("classifier_openset", params)
+
+
+def test_unfitted_detector_cannot_score() -> None:
+    with pytest.raises(DetectorError, match="fitted"):
+        create_detector("classifier_openset", PARAMS).score(HELD)
+
+
+def test_fit_and_calibrate_reports_classification_accuracy() -> None:
+    images = MOSS + POPPY
+    labels = ["moss"] * len(MOSS) + ["poppy"] * len(POPPY)
+    outcome = fit_and_calibrate(
+        "classifier_openset",
+        {**PARAMS, "epochs": 2},
+        images,
+        UNSEEN,
+        labels=labels,
+        holdout_fraction=0.25,
+    )
+    metrics = outcome.metrics
+    assert metrics["n_holdout"] == 7
+    assert metrics["classification_accuracy"] == 1.0
+    assert metrics["auroc"] > 0.8
