@@ -49,8 +49,26 @@ def cmd_kinds(args: argparse.Namespace) -> int:
     return 0
 
 
+def _labelled_images_in(folders: Sequence[str]) -> tuple[list[Path], list[str]]:
+    """Images in the class subfolders of each folder (``DIR/<class>/*.jpg``), with labels."""
+    paths: list[Path] = []
+    labels: list[str] = []
+    for folder in map(Path, folders):
+        for sub in sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []:
+            found = list_images(sub)
+            paths.extend(found)
+            labels.extend([sub.name] * len(found))
+    if not paths:
+        raise DetectorError("this kind needs labelled images: put them in DIR/<class name>/")
+    return paths, labels
+
+
 def cmd_train(args: argparse.Namespace) -> int:
-    normal = _images_in(args.data)
+    labels = None
+    if detector_class(args.kind).needs_labels:
+        normal, labels = _labelled_images_in(args.data)
+    else:
+        normal = _images_in(args.data)
     anomalous = _images_in(args.anomalous or [])
     print(f"training {args.kind} on {len(normal)} normal images", file=sys.stderr)
     outcome = fit_and_calibrate(
@@ -58,6 +76,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         json.loads(args.params) if args.params else None,
         _load(normal),
         _load(anomalous),
+        labels=labels,
         target_fpr=args.target_fpr,
         threshold_method=args.threshold_method,
         fixed_threshold=args.threshold,
@@ -152,7 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("kinds", help="list detector kinds and their default parameters")
 
     train = sub.add_parser("train", help="fit and calibrate a detector on normal images")
-    train.add_argument("--data", nargs="+", required=True, help="folders/files of normal images")
+    train.add_argument(
+        "--data",
+        nargs="+",
+        required=True,
+        help="folders/files of normal images (classifier_openset: DIR/<class>/ subfolders)",
+    )
     train.add_argument("--kind", choices=available_kinds(), default="histogram_iforest")
     train.add_argument("--params", help='JSON object, e.g. \'{"estimator": "one_class_svm"}\'')
     train.add_argument("--out", required=True, help="where to write the model (.zip)")

@@ -72,3 +72,23 @@ def test_errors_are_reported_without_a_traceback(tmp_path: Path) -> None:
     result = _cli("score", "--model", str(bogus), str(bogus))
     assert result.returncode == 2
     assert "not a detector artefact" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_classifier_trains_from_class_subfolders(tmp_path: Path) -> None:
+    from tests.images import red_texture
+
+    for name, make in (("fern", green_texture), ("poppy", red_texture)):
+        (tmp_path / "data" / name).mkdir(parents=True)
+        for i in range(6):
+            cv2.imwrite(str(tmp_path / "data" / name / f"{i}.png"), make(i))
+    params = json.dumps({"image_size": 64, "epochs": 2})
+    model = tmp_path / "model.zip"
+    trained = _cli(
+        "train", "--data", str(tmp_path / "data"), "--kind", "classifier_openset",
+        "--params", params, "--out", str(model),
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    assert json.loads(trained.stdout)["classification_accuracy"] is not None
+    flat = _cli("train", "--data", str(tmp_path / "data" / "fern"), "--kind",
+                "classifier_openset", "--out", str(model))  # fmt: skip
+    assert flat.returncode == 2 and "DIR/<class name>/" in flat.stderr
