@@ -49,10 +49,19 @@ def evaluate(
     }
 
 
-def pixel_auroc(heatmaps: Sequence[np.ndarray], masks: Sequence[np.ndarray]) -> float | None:
-    """AUROC over all pixels of all images (masks: non-zero = defect); None if one class."""
+def pixel_auroc(
+    heatmaps: Sequence[np.ndarray], masks: Sequence[np.ndarray], *, max_side: int | None = None
+) -> float | None:
+    """AUROC over all pixels of all images (masks: non-zero = defect); None if one class.
+
+    ``max_side`` first shrinks each heatmap and mask pair to at most that many pixels on the
+    long side, which keeps the pixel count tractable and changes the figure little.
+    """
     if not heatmaps:
         return None
+    if max_side is not None:
+        pairs = [_shrunk(h, m, max_side) for h, m in zip(heatmaps, masks, strict=True)]
+        heatmaps, masks = [h for h, _ in pairs], [m for _, m in pairs]
     values = np.concatenate([np.asarray(h, dtype=np.float32).ravel() for h in heatmaps])
     truth = np.concatenate([(np.asarray(m) > 0).ravel() for m in masks])
     if values.shape != truth.shape:
@@ -60,3 +69,18 @@ def pixel_auroc(heatmaps: Sequence[np.ndarray], masks: Sequence[np.ndarray]) -> 
     if truth.all() or not truth.any():
         return None
     return float(roc_auc_score(truth, values))
+
+
+def _shrunk(heatmap: np.ndarray, mask: np.ndarray, max_side: int) -> tuple[np.ndarray, np.ndarray]:
+    import cv2
+
+    height, width = heatmap.shape[:2]
+    scale = max_side / max(height, width)
+    if scale >= 1:
+        return heatmap, mask
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small_heat = cv2.resize(np.asarray(heatmap, np.float32), size, interpolation=cv2.INTER_AREA)
+    small_mask = cv2.resize(
+        (np.asarray(mask) > 0).astype(np.uint8), size, interpolation=cv2.INTER_NEAREST
+    )
+    return small_heat, small_mask

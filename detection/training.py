@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from detection.base import Detector, DetectorError, ProgressCallback
+from detection.base import Detector, DetectorError, ProgressCallback, ScoreResult
 from detection.calibration import f1_optimal_threshold, threshold_for_fpr
-from detection.metrics import evaluate
+from detection.metrics import evaluate, pixel_auroc
 from detection.registry import create_detector
 
 THRESHOLD_METHODS = ("fpr", "f1", "fixed")
@@ -67,6 +67,28 @@ def _scaled(progress: ProgressCallback | None, start: float, end: float) -> Prog
     return report
 
 
+#: Heatmaps and masks are compared at most this many pixels on the long side.
+PIXEL_SIDE = 128
+
+
+def _pixel_auroc(
+    holdout: ScoreResult,
+    anomalies: ScoreResult | None,
+    masks: Sequence[np.ndarray | None] | None,
+) -> float | None:
+    """Pixel AUROC on the anomalies that have masks, plus the held-out normals (all normal).
+
+    None unless the kind makes heatmaps and some confirmed anomaly has a mask.
+    """
+    if anomalies is None or masks is None or anomalies.heatmaps is None:
+        return None
+    pairs = [(h, m) for h, m in zip(anomalies.heatmaps, masks, strict=True) if m is not None]
+    if not pairs or holdout.heatmaps is None:
+        return None
+    pairs += [(h, np.zeros(h.shape, np.uint8)) for h in holdout.heatmaps]
+    return pixel_auroc([h for h, _ in pairs], [m for _, m in pairs], max_side=PIXEL_SIDE)
+
+
 def fit_and_calibrate(
     kind: str,
     params: Mapping[str, Any] | None,
@@ -74,6 +96,7 @@ def fit_and_calibrate(
     anomalous_images: Sequence[np.ndarray] = (),
     *,
     labels: Sequence[str] | None = None,
+    anomaly_masks: Sequence[np.ndarray | None] | None = None,
     holdout_fraction: float = 0.2,
     target_fpr: float = 0.01,
     threshold_method: str = "fpr",
@@ -88,6 +111,8 @@ def fit_and_calibrate(
     falls back to ``fpr`` while there are none, and says so in the metrics); ``fixed`` uses
     ``fixed_threshold``. Metrics are measured on the held-out normals and the anomalies; with
     ``f1`` the threshold was chosen on those same images, so precision/recall are optimistic.
+    ``anomaly_masks`` (one per anomalous image, None where unknown) adds ``pixel_auroc`` for
+    kinds that make heatmaps.
     """
     if threshold_method not in THRESHOLD_METHODS:
         raise DetectorError(f"threshold_method must be one of {', '.join(THRESHOLD_METHODS)}")
@@ -107,10 +132,10 @@ def fit_and_calibrate(
     train_seconds = time.perf_counter() - started
     report = _scaled(progress, 0.8, 1.0)
     report(0.0, "scoring held-out images")
-    holdout_scores = detector.score(Subset(normal_images, holdout_idx)).scores
-    anomaly_scores = (
-        detector.score(anomalous_images).scores if len(anomalous_images) else np.zeros(0)
-    )
+    holdout_result = detector.score(Subset(normal_images, holdout_idx))
+    anomaly_result = detector.score(anomalous_images) if len(anomalous_images) else None
+    holdout_scores = holdout_result.scores
+    anomaly_scores = anomaly_result.scores if anomaly_result is not None else np.zeros(0)
 
     used_method = threshold_method
     if threshold_method == "f1" and anomaly_scores.size == 0:
@@ -142,6 +167,7 @@ def fit_and_calibrate(
         truth_labels = [str(labels[i]).strip() for i in holdout_idx]
         hits = sum(p == t for p, t in zip(predicted, truth_labels, strict=True))
         metrics["classification_accuracy"] = hits / len(holdout_idx)
+    metrics["pixel_auroc"] = _pixel_auroc(holdout_result, anomaly_result, anomaly_masks)
     report(1.0, "calibrated")
     return TrainingOutcome(
         detector=detector,

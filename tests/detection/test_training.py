@@ -73,3 +73,21 @@ def test_bad_requests_fail_with_reasons() -> None:
         fit_and_calibrate("histogram_iforest", {}, NORMAL, threshold_method="vibes")
     with pytest.raises(DetectorError, match="fixed_threshold"):
         fit_and_calibrate("histogram_iforest", {}, NORMAL, threshold_method="fixed")
+
+
+def test_pixel_auroc_from_masks_of_anomalies_for_kinds_with_heatmaps() -> None:
+    normal = [green_texture(i) for i in range(12)]
+    defective, masks = [], []
+    for i in range(3):
+        image = green_texture(100 + i).copy()
+        image[20:36, 20:36] = (200, 40, 220)  # a magenta blotch
+        mask = np.zeros(image.shape[:2], np.uint8)
+        mask[20:36, 20:36] = 255
+        defective.append(image)
+        masks.append(mask)
+    outcome = fit_and_calibrate(
+        "deep_knn", {"image_size": 64}, normal, defective, anomaly_masks=[*masks[:2], None]
+    )
+    assert outcome.metrics["pixel_auroc"] > 0.9
+    plain = fit_and_calibrate("histogram_iforest", {}, normal, defective, anomaly_masks=masks)
+    assert plain.metrics["pixel_auroc"] is None  # no heatmaps to judge

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import overload
 
+import cv2
 import numpy as np
 from django.db.models import Count, Exists, OuterRef, QuerySet
 
@@ -82,3 +83,12 @@ def scores_of(asset: Asset) -> list[Score]:
         .select_related("version", "flag", "flag__reviewer")
         .order_by("-version__number")
     )
+
+
+def read_mask(asset: Asset) -> np.ndarray | None:
+    """The asset's defect mask as a 0/255 uint8 array, or None when it has none."""
+    if not asset.mask:
+        return None
+    with asset.mask.open("rb") as handle:
+        data = np.frombuffer(handle.read(), np.uint8)
+    return cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)

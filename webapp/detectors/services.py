@@ -31,7 +31,7 @@ from detection.base import Detector, DetectorError, ParamsError
 from detection.registry import create_detector, detector_class, load_detector
 from detection.training import fit_and_calibrate
 from webapp.assets.models import Asset, Purpose
-from webapp.assets.selectors import AssetImages
+from webapp.assets.selectors import AssetImages, read_mask
 from webapp.common.errors import Conflict
 from webapp.detectors.models import (
     DetectorVersion,
@@ -238,6 +238,7 @@ def _train_claimed(version_id: int) -> None:
             AssetImages(normal),
             AssetImages(anomalies),
             labels=[a.label for a in normal] if detector_class(version.kind).needs_labels else None,
+            anomaly_masks=[read_mask(a) for a in anomalies],
             target_fpr=version.target_fpr,
             threshold_method=version.threshold_method,
             fixed_threshold=version.fixed_threshold,

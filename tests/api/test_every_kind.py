@@ -1,0 +1,114 @@
+"""Every registered detector kind trains and scores through the API and the task code.
+
+Small parameters keep it quick on a CPU; the benchmarks measure the real settings.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from detection.registry import available_kinds, detector_class
+from tests.factories import normal_images, odd_images
+from tests.images import green_texture, png_bytes, red_texture
+from webapp.review.models import Score
+
+pytestmark = pytest.mark.django_db
+
+FAST_PARAMS = {
+    "histogram_iforest": {"n_estimators": 50},
+    "deep_knn": {"image_size": 64},
+    "patch_autoencoder": {"image_size": 64, "grid": 4, "epochs": 2},
+    "classifier_openset": {"image_size": 64, "epochs": 2},
+}
+
+
+def _upload(client, purpose, named):  # type: ignore[no-untyped-def]
+    files = [SimpleUploadedFile(name, data) for name, data in named]
+    response = client.post(
+        "/api/sites/park/uploads/", {"purpose": purpose, "files": files}, format="multipart"
+    )
+    assert response.status_code == 201, response.json()
+    return response.json()["assets"]
+
+
+def test_every_kind_has_fast_test_params() -> None:
+    assert set(available_kinds()) <= set(FAST_PARAMS), "add the new kind to FAST_PARAMS"
+
+
+@pytest.mark.parametrize("kind", sorted(FAST_PARAMS))
+def test_kind_trains_scores_and_flags_through_the_api(kind, api, run_tasks):  # type: ignore[no-untyped-def]
+    if kind not in available_kinds():
+        pytest.skip(f"{kind} is not installed")
+    uploader, admin = api("uploader"), api("admin")
+    train = _upload(uploader, "train", normal_images(12))
+    if detector_class(kind).needs_labels:
+        train += _upload(
+            uploader, "train", [(f"red-{i}.png", png_bytes(red_texture(i))) for i in range(12)]
+        )
+        for asset in train:
+            label = "poppy" if asset["filename"].startswith("red") else "fern"
+            response = uploader.patch(f"/api/assets/{asset['id']}/", {"label": label})
+            assert response.status_code == 200, response.json()
+
+    with run_tasks():
+        response = admin.post(
+            "/api/sites/park/versions/", {"kind": kind, "params": FAST_PARAMS[kind]}, format="json"
+        )
+    assert response.status_code == 202, response.json()
+    version = admin.get(f"/api/versions/{response.json()['id']}/").json()
+    assert version["status"] == "succeeded", version["error"]
+    assert version["is_active"] and version["threshold"] is not None
+
+    with run_tasks():
+        scored = _upload(uploader, "score", odd_images(2))
+    scores = Score.objects.filter(asset_id__in=[a["id"] for a in scored], version_id=version["id"])
+    assert scores.count() == 2
+    if kind != "classifier_openset":  # "unknown" is all it promises; the others must flag
+        assert all(s.is_flagged for s in scores)
+    if kind in {"deep_knn", "patch_autoencoder"}:  # kinds that localise keep an overlay
+        assert all(s.heatmap for s in scores)
+
+
+def test_a_label_aware_kind_without_labels_fails_with_the_reason(api, run_tasks):  # type: ignore[no-untyped-def]
+    if "classifier_openset" not in available_kinds():
+        pytest.skip("classifier_openset is not installed")
+    _upload(api("uploader"), "train", normal_images(8))
+    with run_tasks():
+        response = api("admin").post(
+            "/api/sites/park/versions/",
+            {"kind": "classifier_openset", "params": FAST_PARAMS["classifier_openset"]},
+            format="json",
+        )
+    version = api("admin").get(f"/api/versions/{response.json()['id']}/").json()
+    assert version["status"] == "failed"
+    assert "set a class label on each training asset" in version["error"]
+
+
+def test_masks_of_confirmed_anomalies_give_the_next_version_a_pixel_auroc(api, run_tasks):  # type: ignore[no-untyped-def]
+    uploader, admin, reviewer = api("uploader"), api("admin"), api("reviewer")
+    _upload(uploader, "train", normal_images(12))
+    params = {"kind": "deep_knn", "params": FAST_PARAMS["deep_knn"]}
+    with run_tasks():
+        admin.post("/api/sites/park/versions/", params, format="json")
+    blotched = green_texture(500).copy()
+    blotched[20:36, 20:36] = (200, 40, 220)
+    mask = np.zeros((64, 64), np.uint8)
+    mask[20:36, 20:36] = 255
+    with run_tasks():
+        _upload(
+            uploader,
+            "score",
+            [("blotch.png", png_bytes(blotched)), ("blotch_mask.png", png_bytes(mask))],
+        )
+    [flag] = reviewer.get("/api/sites/park/flags/").json()["results"]
+    assert (
+        reviewer.post(f"/api/flags/{flag['id']}/review/", {"decision": "confirm"}).status_code
+        == 200
+    )
+    with run_tasks():
+        response = admin.post("/api/sites/park/versions/", params, format="json")
+    version = admin.get(f"/api/versions/{response.json()['id']}/").json()
+    assert version["metrics"]["n_anomalous"] == 1
+    assert version["metrics"]["pixel_auroc"] > 0.9
