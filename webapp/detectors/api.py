@@ -9,7 +9,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from detection.registry import available_kinds, detector_class
 from webapp.detectors import selectors, services
 from webapp.detectors.models import DetectorVersion, ScoringJob, ThresholdMethod
 from webapp.sites.access import access_site, check_capability
@@ -202,16 +201,4 @@ class DetectorKindsView(APIView):
         )
     )
     def get(self, request: Request) -> Response:
-        kinds = []
-        for kind in available_kinds():
-            cls = detector_class(kind)
-            kinds.append(
-                {
-                    "kind": kind,
-                    "defaults": cls.params_class().to_dict(),
-                    "uses_gpu": cls.uses_gpu,
-                    "needs_labels": cls.needs_labels,
-                    "description": (cls.__doc__ or "").strip().split("\n")[0],
-                }
-            )
-        return Response(kinds)
+        return Response(selectors.detector_kinds())
