@@ -39,6 +39,21 @@ def grey_blue_scene(seed: int, size: int = 64) -> np.ndarray:
     return image
 
 
+def texture_with_defect(
+    seed: int, size: int = 64, side: int = 16, colour: tuple[int, int, int] = (140, 140, 140)
+) -> tuple[np.ndarray, tuple[slice, slice]]:
+    """A :func:`green_texture` with a flat ``side`` x ``side`` square pasted at a seeded place.
+
+    Returns the image and the square's (rows, cols) slices, for localisation checks.
+    """
+    image = green_texture(100 + seed, size).copy()
+    rng = np.random.default_rng(20_000 + seed)
+    y, x = (int(v) for v in rng.integers(2, size - side - 2, 2))
+    region = (slice(y, y + side), slice(x, x + side))
+    image[region] = colour
+    return image, region
+
+
 def png_bytes(image: np.ndarray) -> bytes:
     ok, encoded = cv2.imencode(".png", image)
     assert ok

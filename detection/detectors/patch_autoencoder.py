@@ -422,7 +422,9 @@ class PatchAutoencoderDetector(Detector):
         try:
             model.load_state_dict(state, strict=True)
         except RuntimeError as exc:
-            raise DetectorError(f"{self.kind} artefact does not match its parameters: {exc}") from exc
+            raise DetectorError(
+                f"{self.kind} artefact does not match its parameters: {exc}"
+            ) from exc
         self.model = model.eval()
         self.reference = None
         if p.preprocess == "colour_difference":

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 FAST_PARAMS = {
     "histogram_iforest": {"n_estimators": 50},
     "deep_knn": {"image_size": 64},
-    "patch_autoencoder": {"image_size": 64, "grid": 4, "epochs": 2},
+    "patch_autoencoder": {"image_size": 64, "grid": 4, "epochs": 10},
     "classifier_openset": {"image_size": 64, "epochs": 2},
 }
 
