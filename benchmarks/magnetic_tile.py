@@ -56,15 +56,6 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def _downscaled(array: np.ndarray, interpolation: int) -> np.ndarray:
-    height, width = array.shape[:2]
-    scale = PIXEL_SIDE / max(height, width)
-    if scale >= 1:
-        return array
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(array, size, interpolation=interpolation)
-
-
 def _pixel_auroc(heatmaps: list[np.ndarray], photos: list[Path]) -> float | None:
     """Pixel AUROC against the masks beside the photos (absent mask = all normal)."""
     maps, masks = [], []
@@ -75,9 +66,9 @@ def _pixel_auroc(heatmaps: list[np.ndarray], photos: list[Path]) -> float | None
             mask = np.zeros(heatmap.shape, np.uint8)
         if mask.shape != heatmap.shape:
             mask = cv2.resize(mask, heatmap.shape[::-1], interpolation=cv2.INTER_NEAREST)
-        maps.append(_downscaled(heatmap, cv2.INTER_AREA))
-        masks.append(_downscaled(mask, cv2.INTER_NEAREST))
-    return pixel_auroc(maps, masks)
+        maps.append(heatmap)
+        masks.append(mask)
+    return pixel_auroc(maps, masks, max_side=PIXEL_SIDE)
 
 
 def run(names: list[str], seed: int, target_fpr: float) -> list[dict[str, Any]]:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.datasets import MAGNETIC_TILE, magnetic_tile_split
+from benchmarks.datasets import DEFECT_CLASSES, MAGNETIC_TILE, magnetic_tile_split
 from benchmarks.magnetic_tile import run
+from detection.evaluation import evaluate_one_class
+from detection.images import read_image
+from detection.weights import use_project_torch_home
 
 pytestmark = [
     pytest.mark.dataset,
@@ -30,3 +33,15 @@ def test_histogram_baseline_runs_the_protocol_and_beats_chance() -> None:
     # it must still rank defects above normal tiles more often than not.
     assert row["auroc"] > 0.52
     assert row["false_positive_rate"] <= 0.05
+
+
+def test_deep_knn_on_a_slice_of_the_real_data_clears_0_9_auroc() -> None:
+    """The best kind: all training tiles, a slice of the test set (full figures: benchmarks)."""
+    use_project_torch_home()
+    split = magnetic_tile_split(seed=0)
+    train = [read_image(p) for p in split.train_normal]
+    normal = [read_image(p) for p in split.test_normal[:100]]
+    defects = [read_image(p) for c in DEFECT_CLASSES for p in split.test_anomalous[c][:20]]
+    result = evaluate_one_class("deep_knn", {}, train, normal, defects)
+    assert result.metrics["n_anomalous"] == 100
+    assert result.metrics["auroc"] > 0.9
