@@ -58,3 +58,16 @@ def f1_optimal_threshold(
     if best == scores.size - 1:
         return float(scores[-1] - 1e-9 * max(1.0, abs(scores[-1])))
     return float((scores[best] + scores[best + 1]) / 2)
+
+
+def normalised_score(score: float, sorted_normal_scores: np.ndarray) -> float | None:
+    """The share of held-out normal images that scored lower: 0 to 1, same for every kind.
+
+    Raw scores mean different things per kind (a distance, an error, a log-likelihood);
+    "more unusual than 99.4 % of the normal images it was checked on" means the same thing
+    everywhere. None without held-out scores.
+    """
+    if sorted_normal_scores.size == 0:
+        return None
+    below = np.searchsorted(sorted_normal_scores, score, side="left")
+    return float(below / sorted_normal_scores.size)

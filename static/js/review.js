@@ -119,6 +119,7 @@
     li.dataset.imageUrl = flag.image_url;
     li.dataset.heatmapUrl = flag.heatmap_url || "";
     li.dataset.score = String(flag.score);
+    li.dataset.normalised = flag.normalised_score === null ? "" : String(flag.normalised_score);
     li.dataset.threshold = String(flag.threshold);
     li.dataset.versionId = String(flag.version);
     li.dataset.versionNumber = String(flag.version_number);
@@ -170,6 +171,10 @@
     caption.appendChild(assetLink);
     document.getElementById("viewer-score").textContent = fmt(data.score);
     document.getElementById("viewer-threshold").textContent = fmt(data.threshold);
+    document.getElementById("viewer-normalised").textContent =
+      data.normalised === "" || data.normalised === undefined
+        ? "—"
+        : Math.round(100 * Number(data.normalised)) + " %";
     var version = document.getElementById("viewer-version");
     version.textContent = "";
     var link = document.createElement("a");

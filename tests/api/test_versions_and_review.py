@@ -108,6 +108,8 @@ def test_scoring_flags_the_odd_images_highest_first(trained, api):
     assert first["version"] == version["id"]
     assert first["threshold"] == pytest.approx(version["threshold"])
     assert first["score"] > first["threshold"]
+    # above the threshold = above every held-out normal image at a 1 % target on 6 of them
+    assert first["normalised_score"] == 1.0
     assert ScoringJob.objects.get().status == JobStatus.SUCCEEDED
     listed = api("viewer").get("/api/sites/park/assets/?flag_status=pending").json()
     assert {a["id"] for a in listed["results"]} == {f["asset"] for f in flags}

@@ -59,3 +59,13 @@ def test_pixel_auroc() -> None:
     mask = np.array([[0, 255], [0, 255]])
     assert pixel_auroc([heat], [mask]) == 1.0
     assert pixel_auroc([heat], [np.zeros((2, 2))]) is None
+
+
+def test_normalised_score_is_the_share_of_normal_scores_below() -> None:
+    from detection.calibration import normalised_score
+
+    normal = np.array([0.1, 0.2, 0.3, 0.4])
+    assert normalised_score(0.05, normal) == 0.0
+    assert normalised_score(0.3, normal) == 0.5  # ties do not count as below
+    assert normalised_score(9.0, normal) == 1.0
+    assert normalised_score(0.3, np.array([])) is None

@@ -403,3 +403,14 @@ def test_review_queue_links_each_flag_to_its_asset_page(client, users, flagged):
     login(client, users["reviewer"])
     page = client.get("/sites/park/review/").content.decode()
     assert f'href="/assets/{assets[0].pk}/"' in page
+
+
+def test_review_queue_shows_how_unusual_each_flag_is_against_normal_images(client, users, flagged):
+    version, assets = flagged
+    DetectorVersion.objects.filter(pk=version.pk).update(
+        evaluation={"holdout": [[assets[0].pk, 0.1], [assets[1].pk, 0.2], [0, 0.85]]}
+    )
+    login(client, users["reviewer"])
+    page = client.get("/sites/park/review/").content.decode()
+    assert 'id="viewer-normalised">100 %' in page  # 0.9 beats all three
+    assert 'data-normalised="0.6666' in page  # 0.8 and 0.7 beat two of three

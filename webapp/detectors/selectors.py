@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from django.db.models import Count, Q, QuerySet
 
+from detection.calibration import normalised_score
 from detection.registry import available_kinds, detector_class
 from webapp.detectors.models import DetectorVersion, JobStatus, ScoringJob
 from webapp.sites.models import Site
@@ -82,3 +84,19 @@ def extreme_examples(
     normals = sorted(evaluation.get("holdout", []), key=lambda row: -row[1])[:count]
     anomalies = sorted(evaluation.get("anomalies", []), key=lambda row: row[1])[:count]
     return [tuple(r) for r in normals], [tuple(r) for r in anomalies]  # type: ignore[misc]
+
+
+class Normaliser:
+    """score -> share of its version's held-out normal images that scored lower.
+
+    Keeps each version's sorted held-out scores, so a page of flags sorts them once.
+    """
+
+    def __init__(self) -> None:
+        self._sorted: dict[int, np.ndarray] = {}
+
+    def __call__(self, version: DetectorVersion, score: float) -> float | None:
+        if version.pk not in self._sorted:
+            normal, _ = evaluation_scores(version)
+            self._sorted[version.pk] = np.sort(np.asarray(normal, dtype=np.float64))
+        return normalised_score(score, self._sorted[version.pk])

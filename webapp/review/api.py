@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from webapp.detectors.selectors import Normaliser
 from webapp.review import selectors, services
 from webapp.review.models import Decision, Flag, FlagStatus
 from webapp.sites.access import access_site, check_capability
@@ -22,6 +23,9 @@ class FlagOutput(serializers.ModelSerializer):
     filename = serializers.CharField(source="score.asset.filename")
     image_url = serializers.SerializerMethodField()
     heatmap_url = serializers.SerializerMethodField()
+    normalised_score = serializers.SerializerMethodField(
+        help_text="Share (0-1) of the version's held-out normal images that scored lower."
+    )
     score = serializers.FloatField(source="score.score")
     threshold = serializers.FloatField(source="score.threshold")
     version = serializers.IntegerField(source="score.version_id")
@@ -38,6 +42,7 @@ class FlagOutput(serializers.ModelSerializer):
             "heatmap_url",
             "score",
             "threshold",
+            "normalised_score",
             "version",
             "version_number",
             "status",
@@ -49,6 +54,10 @@ class FlagOutput(serializers.ModelSerializer):
 
     def get_image_url(self, flag: Flag) -> str:
         return f"/api/assets/{flag.score.asset_id}/image/"
+
+    def get_normalised_score(self, flag: Flag) -> float | None:
+        normalise = self.context.setdefault("normalise", Normaliser())
+        return normalise(flag.score.version, flag.score.score)
 
     def get_heatmap_url(self, flag: Flag) -> str | None:
         """Overlay of where the image looks abnormal; null for kinds without heatmaps."""

@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
+from webapp.detectors.selectors import Normaliser
 from webapp.review import selectors
 from webapp.review.models import FlagStatus
 from webapp.sites.access import access_site, can
@@ -28,6 +29,9 @@ def review_queue(request: HttpRequest, slug: str) -> HttpResponse:
     if status not in FlagStatus.values:
         status = FlagStatus.PENDING
     flags = list(selectors.flags_of(site, status=status)[: QUEUE_PAGE_SIZE + 1])
+    normalise = Normaliser()
+    for flag in flags:
+        flag.normalised = normalise(flag.score.version, flag.score.score)
     context = {
         "site": site,
         "can_review": can(request.user, site, Capability.REVIEW),
