@@ -71,16 +71,20 @@ def pixel_auroc(
     return float(roc_auc_score(truth, values))
 
 
-def _shrunk(heatmap: np.ndarray, mask: np.ndarray, max_side: int) -> tuple[np.ndarray, np.ndarray]:
+def shrink(array: np.ndarray, max_side: int, *, nearest: bool = False) -> np.ndarray:
+    """``array`` resized so its long side is at most ``max_side`` (area mean; nearest for masks)."""
     import cv2
 
-    height, width = heatmap.shape[:2]
+    height, width = array.shape[:2]
     scale = max_side / max(height, width)
     if scale >= 1:
-        return heatmap, mask
+        return array
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    small_heat = cv2.resize(np.asarray(heatmap, np.float32), size, interpolation=cv2.INTER_AREA)
-    small_mask = cv2.resize(
-        (np.asarray(mask) > 0).astype(np.uint8), size, interpolation=cv2.INTER_NEAREST
+    return cv2.resize(array, size, interpolation=cv2.INTER_NEAREST if nearest else cv2.INTER_AREA)
+
+
+def _shrunk(heatmap: np.ndarray, mask: np.ndarray, max_side: int) -> tuple[np.ndarray, np.ndarray]:
+    return (
+        shrink(np.asarray(heatmap, np.float32), max_side),
+        shrink((np.asarray(mask) > 0).astype(np.uint8), max_side, nearest=True),
     )
-    return small_heat, small_mask

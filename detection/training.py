@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from detection.base import Detector, DetectorError, ProgressCallback, ScoreResult
+from detection.base import Detector, DetectorError, ProgressCallback
 from detection.calibration import f1_optimal_threshold, threshold_for_fpr
-from detection.metrics import evaluate, pixel_auroc
+from detection.metrics import evaluate, pixel_auroc, shrink
 from detection.registry import create_detector
 
 THRESHOLD_METHODS = ("fpr", "f1", "fixed")
@@ -69,24 +69,51 @@ def _scaled(progress: ProgressCallback | None, start: float, end: float) -> Prog
 
 #: Heatmaps and masks are compared at most this many pixels on the long side.
 PIXEL_SIDE = 128
+#: Images scored per call: bounds the full-resolution heatmaps alive at once.
+SCORE_CHUNK = 64
+
+
+def _score(
+    detector: Detector, images: Sequence[np.ndarray], *, keep_heatmaps: bool
+) -> tuple[np.ndarray, list[np.ndarray] | None]:
+    """Scores of ``images`` in chunks; heatmaps, when kept, shrunk to ``PIXEL_SIDE`` at once.
+
+    A large held-out set then never holds every full-resolution heatmap in memory.
+    """
+    scores: list[np.ndarray] = []
+    heatmaps: list[np.ndarray] | None = [] if keep_heatmaps else None
+    for start in range(0, len(images), SCORE_CHUNK):
+        chunk = Subset(images, range(start, min(start + SCORE_CHUNK, len(images))))
+        result = detector.score(chunk)
+        scores.append(result.scores)
+        if heatmaps is not None and result.heatmaps is None:
+            heatmaps = None  # the kind does not localise
+        elif heatmaps is not None:
+            heatmaps.extend(shrink(np.asarray(h, np.float32), PIXEL_SIDE) for h in result.heatmaps)
+    return (np.concatenate(scores) if scores else np.zeros(0)), heatmaps
 
 
 def _pixel_auroc(
-    holdout: ScoreResult,
-    anomalies: ScoreResult | None,
+    holdout_heatmaps: list[np.ndarray] | None,
+    anomaly_heatmaps: list[np.ndarray] | None,
     masks: Sequence[np.ndarray | None] | None,
 ) -> float | None:
     """Pixel AUROC on the anomalies that have masks, plus the held-out normals (all normal).
 
-    None unless the kind makes heatmaps and some confirmed anomaly has a mask.
+    None unless the kind makes heatmaps and some confirmed anomaly has a mask. Heatmaps come
+    shrunk by :func:`_score`; masks are shrunk the same way here.
     """
-    if anomalies is None or masks is None or anomalies.heatmaps is None:
+    if anomaly_heatmaps is None or holdout_heatmaps is None or masks is None:
         return None
-    pairs = [(h, m) for h, m in zip(anomalies.heatmaps, masks, strict=True) if m is not None]
-    if not pairs or holdout.heatmaps is None:
+    pairs = [
+        (h, shrink((np.asarray(m) > 0).astype(np.uint8), PIXEL_SIDE, nearest=True))
+        for h, m in zip(anomaly_heatmaps, masks, strict=True)
+        if m is not None
+    ]
+    if not pairs:
         return None
-    pairs += [(h, np.zeros(h.shape, np.uint8)) for h in holdout.heatmaps]
-    return pixel_auroc([h for h, _ in pairs], [m for _, m in pairs], max_side=PIXEL_SIDE)
+    pairs += [(h, np.zeros(h.shape, np.uint8)) for h in holdout_heatmaps]
+    return pixel_auroc([h for h, _ in pairs], [m for _, m in pairs])
 
 
 def fit_and_calibrate(
@@ -132,10 +159,11 @@ def fit_and_calibrate(
     train_seconds = time.perf_counter() - started
     report = _scaled(progress, 0.8, 1.0)
     report(0.0, "scoring held-out images")
-    holdout_result = detector.score(Subset(normal_images, holdout_idx))
-    anomaly_result = detector.score(anomalous_images) if len(anomalous_images) else None
-    holdout_scores = holdout_result.scores
-    anomaly_scores = anomaly_result.scores if anomaly_result is not None else np.zeros(0)
+    want_maps = anomaly_masks is not None and any(m is not None for m in anomaly_masks)
+    holdout_scores, holdout_maps = _score(
+        detector, Subset(normal_images, holdout_idx), keep_heatmaps=want_maps
+    )
+    anomaly_scores, anomaly_maps = _score(detector, anomalous_images, keep_heatmaps=want_maps)
 
     used_method = threshold_method
     if threshold_method == "f1" and anomaly_scores.size == 0:
@@ -167,7 +195,7 @@ def fit_and_calibrate(
         truth_labels = [str(labels[i]).strip() for i in holdout_idx]
         hits = sum(p == t for p, t in zip(predicted, truth_labels, strict=True))
         metrics["classification_accuracy"] = hits / len(holdout_idx)
-    metrics["pixel_auroc"] = _pixel_auroc(holdout_result, anomaly_result, anomaly_masks)
+    metrics["pixel_auroc"] = _pixel_auroc(holdout_maps, anomaly_maps, anomaly_masks)
     report(1.0, "calibrated")
     return TrainingOutcome(
         detector=detector,
