@@ -77,6 +77,24 @@ class Params:
         return dataclasses.asdict(self)
 
 
+#: Where the torch kinds may run; ``"cuda:N"`` picks one GPU (see :mod:`detection.device`).
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+
+
+def check_device_param(device: object) -> None:
+    """The ``device`` parameter check every torch kind shares (torch need not be imported)."""
+    if device not in DEVICE_CHOICES and not str(device).startswith("cuda:"):
+        raise ParamsError('device must be "auto", "cpu" or "cuda"')
+
+
+def check_pretrained_params(backbone: object, weights: object) -> None:
+    """The ``backbone`` / ``weights`` checks of the kinds built on a torchvision model."""
+    if not isinstance(backbone, str) or not backbone:
+        raise ParamsError("backbone must be a torchvision model name")
+    if not isinstance(weights, str) or not weights:
+        raise ParamsError('weights must be a torchvision weights name such as "IMAGENET1K_V1"')
+
+
 def check_images(images: Sequence[np.ndarray]) -> None:
     """Fail early and clearly on input that is not a list of HxWx3 uint8 images."""
     for index, image in enumerate(images):

@@ -12,9 +12,7 @@ import random
 import numpy as np
 import torch
 
-from detection.base import DetectorError
-
-DEVICE_CHOICES = ("auto", "cpu", "cuda")
+from detection.base import DEVICE_CHOICES, DetectorError
 
 
 def pick_device(preference: str = "auto") -> torch.device:

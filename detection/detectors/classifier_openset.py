@@ -44,7 +44,9 @@ from detection.base import (
     ParamsError,
     ProgressCallback,
     ScoreResult,
+    check_device_param,
     check_images,
+    check_pretrained_params,
 )
 from detection.registry import register
 
@@ -81,10 +83,7 @@ class ClassifierOpensetParams(Params):
     seed: int = 0
 
     def validate(self) -> None:
-        if not isinstance(self.backbone, str) or not self.backbone:
-            raise ParamsError("backbone must be a torchvision model name")
-        if not isinstance(self.weights, str) or not self.weights:
-            raise ParamsError('weights must be a torchvision weights name such as "IMAGENET1K_V1"')
+        check_pretrained_params(self.backbone, self.weights)
         if not isinstance(self.image_size, int) or not 32 <= self.image_size <= 1024:
             raise ParamsError("image_size must be an integer between 32 and 1024")
         if not isinstance(self.epochs, int) or not 1 <= self.epochs <= 1000:
@@ -109,8 +108,7 @@ class ClassifierOpensetParams(Params):
             or not 0 < self.temperature <= 1000
         ):
             raise ParamsError("temperature must be a number in (0, 1000]")
-        if self.device not in ("auto", "cpu", "cuda") and not str(self.device).startswith("cuda:"):
-            raise ParamsError('device must be "auto", "cpu" or "cuda"')
+        check_device_param(self.device)
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             raise ParamsError("seed must be an integer")
 

@@ -30,7 +30,9 @@ from detection.base import (
     ParamsError,
     ProgressCallback,
     ScoreResult,
+    check_device_param,
     check_images,
+    check_pretrained_params,
 )
 from detection.registry import register
 
@@ -74,10 +76,7 @@ class DeepKnnParams(Params):
             object.__setattr__(self, "layers", tuple(self.layers))
 
     def validate(self) -> None:
-        if not isinstance(self.backbone, str) or not self.backbone:
-            raise ParamsError("backbone must be a torchvision model name")
-        if not isinstance(self.weights, str) or not self.weights:
-            raise ParamsError('weights must be a torchvision weights name such as "IMAGENET1K_V1"')
+        check_pretrained_params(self.backbone, self.weights)
         if self.layers is not None and (
             not isinstance(self.layers, tuple)
             or not self.layers
@@ -92,8 +91,7 @@ class DeepKnnParams(Params):
             raise ParamsError("max_bank_size must be a positive integer")
         if not isinstance(self.n_neighbors, int) or not 1 <= self.n_neighbors <= 50:
             raise ParamsError("n_neighbors must be an integer between 1 and 50")
-        if self.device not in ("auto", "cpu", "cuda") and not str(self.device).startswith("cuda:"):
-            raise ParamsError('device must be "auto", "cpu" or "cuda"')
+        check_device_param(self.device)
         if not isinstance(self.batch_size, int) or not 1 <= self.batch_size <= 512:
             raise ParamsError("batch_size must be an integer between 1 and 512")
         if not isinstance(self.blur_sigma, int | float) or self.blur_sigma < 0:

@@ -44,6 +44,7 @@ from detection.base import (
     ParamsError,
     ProgressCallback,
     ScoreResult,
+    check_device_param,
     check_images,
 )
 from detection.registry import register
@@ -134,8 +135,7 @@ class PatchAutoencoderParams(Params):
             raise ParamsError("augment must be true or false")
         if not isinstance(self.blur_sigma, int | float) or self.blur_sigma < 0:
             raise ParamsError("blur_sigma must be a number >= 0")
-        if self.device not in ("auto", "cpu", "cuda") and not str(self.device).startswith("cuda:"):
-            raise ParamsError('device must be "auto", "cpu" or "cuda"')
+        check_device_param(self.device)
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             raise ParamsError("seed must be an integer")
 
