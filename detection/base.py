@@ -29,6 +29,18 @@ ARTEFACT_FORMAT = 1
 ProgressCallback = Callable[[float, str], None]
 
 
+def scaled_progress(
+    progress: ProgressCallback | None, start: float, end: float, prefix: str = ""
+) -> ProgressCallback:
+    """A callback reporting a sub-step's progress as the span [start, end] of ``progress``."""
+
+    def report(fraction: float, message: str) -> None:
+        if progress:
+            progress(start + (end - start) * fraction, prefix + message)
+
+    return report
+
+
 class DetectorError(Exception):
     """A detector cannot do what was asked; the message is meant for the end user."""
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from detection.calibration import f1_optimal_threshold
 from detection.metrics import evaluate
-from detection.training import fit_and_calibrate
+from detection.training import fit_and_calibrate, score_in_chunks
 
 
 @dataclasses.dataclass
@@ -47,8 +47,8 @@ def evaluate_one_class(
 ) -> EvaluationResult:
     """Fit and calibrate on ``train_normal`` exactly as the product does, then test.
 
-    ``keep_heatmaps`` returns the test heatmaps (for pixel-level metrics); they are dropped
-    by default because at full resolution they take far more memory than the scores.
+    ``keep_heatmaps`` returns the test heatmaps (for pixel-level metrics) shrunk to
+    :data:`~detection.training.PIXEL_SIDE` on the long side, as training measures them.
     """
     started = time.perf_counter()
     outcome = fit_and_calibrate(
@@ -63,8 +63,7 @@ def evaluate_one_class(
     test = list(test_normal) + list(test_anomalous)
     labels = np.array([0] * len(test_normal) + [1] * len(test_anomalous))
     started = time.perf_counter()
-    scored = outcome.detector.score(test)
-    scores = scored.scores
+    scores, heatmaps = score_in_chunks(outcome.detector, test, keep_heatmaps=keep_heatmaps)
     score_ms = 1000 * (time.perf_counter() - started) / max(1, len(test))
     metrics = evaluate(scores, labels, outcome.threshold)
     best = f1_optimal_threshold(scores[labels == 0], scores[labels == 1])
@@ -78,5 +77,5 @@ def evaluate_one_class(
         score_ms_per_image=score_ms,
         test_scores=scores,
         test_labels=labels,
-        test_heatmaps=scored.heatmaps if keep_heatmaps else None,
+        test_heatmaps=heatmaps,
     )

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from detection.base import Detector, DetectorError, ProgressCallback
+from detection.base import Detector, DetectorError, ProgressCallback, scaled_progress
 from detection.calibration import f1_optimal_threshold, threshold_for_fpr
 from detection.metrics import evaluate, pixel_auroc, shrink
 from detection.registry import create_detector
@@ -59,21 +59,13 @@ def split_indices(n: int, holdout_fraction: float, seed: int) -> tuple[list[int]
     return sorted(order[n_holdout:].tolist()), sorted(order[:n_holdout].tolist())
 
 
-def _scaled(progress: ProgressCallback | None, start: float, end: float) -> ProgressCallback:
-    def report(fraction: float, message: str) -> None:
-        if progress:
-            progress(start + (end - start) * fraction, message)
-
-    return report
-
-
 #: Heatmaps and masks are compared at most this many pixels on the long side.
 PIXEL_SIDE = 128
 #: Images scored per call: bounds the full-resolution heatmaps alive at once.
 SCORE_CHUNK = 64
 
 
-def _score(
+def score_in_chunks(
     detector: Detector, images: Sequence[np.ndarray], *, keep_heatmaps: bool
 ) -> tuple[np.ndarray, list[np.ndarray] | None]:
     """Scores of ``images`` in chunks; heatmaps, when kept, shrunk to ``PIXEL_SIDE`` at once.
@@ -101,7 +93,7 @@ def _pixel_auroc(
     """Pixel AUROC on the anomalies that have masks, plus the held-out normals (all normal).
 
     None unless the kind makes heatmaps and some confirmed anomaly has a mask. Heatmaps come
-    shrunk by :func:`_score`; masks are shrunk the same way here.
+    shrunk by :func:`score_in_chunks`; masks are shrunk the same way here.
     """
     if anomaly_heatmaps is None or holdout_heatmaps is None or masks is None:
         return None
@@ -154,16 +146,20 @@ def fit_and_calibrate(
         raise DetectorError(f"got {len(labels)} class labels for {len(normal_images)} images")
     fit_labels = [labels[i] for i in fit_idx] if labels is not None else None
     detector.fit(
-        Subset(normal_images, fit_idx), labels=fit_labels, progress=_scaled(progress, 0, 0.8)
+        Subset(normal_images, fit_idx),
+        labels=fit_labels,
+        progress=scaled_progress(progress, 0, 0.8),
     )
     train_seconds = time.perf_counter() - started
-    report = _scaled(progress, 0.8, 1.0)
+    report = scaled_progress(progress, 0.8, 1.0)
     report(0.0, "scoring held-out images")
     want_maps = anomaly_masks is not None and any(m is not None for m in anomaly_masks)
-    holdout_scores, holdout_maps = _score(
+    holdout_scores, holdout_maps = score_in_chunks(
         detector, Subset(normal_images, holdout_idx), keep_heatmaps=want_maps
     )
-    anomaly_scores, anomaly_maps = _score(detector, anomalous_images, keep_heatmaps=want_maps)
+    anomaly_scores, anomaly_maps = score_in_chunks(
+        detector, anomalous_images, keep_heatmaps=want_maps
+    )
 
     used_method = threshold_method
     if threshold_method == "f1" and anomaly_scores.size == 0:

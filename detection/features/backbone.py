@@ -5,6 +5,11 @@ classes and too coarse to localise a defect; PatchCore concatenates two intermed
 stages. Each feature map is smoothed with a 3x3 average (a patch sees its neighbours),
 upsampled to the finer map's grid and concatenated, giving one descriptor per grid cell.
 
+Why keep the aspect ratio: photos of one site often come in many shapes (the magnetic-tile
+crops range from 2.5:1 to 1:3). Squashing each into a square stretches the texture by a
+different factor per photo, so a normal texture stops looking like its neighbours in the
+memory bank. Resizing to a fixed pixel *area* keeps shapes and the cost per image constant.
+
 Weights come only through torchvision's own weights API. Before it is called we check
 that the exact file it will load is in the checkpoint cache (:func:`require_weights`), so a
 missing file is our clear :class:`~detection.weights.WeightsMissingError` instead of a
@@ -43,6 +48,25 @@ DEFAULT_LAYERS: dict[str, tuple[str, ...]] = {
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
+#: Resized sides are multiples of this (the stride of the deepest default layer), so that
+#: every layer's grid lines up with the finest one.
+SIDE_MULTIPLE = 16
+
+
+def resized_shape(shape: tuple[int, ...], image_size: int, keep_aspect: bool) -> tuple[int, int]:
+    """(height, width) an image of ``shape`` is resized to before the backbone.
+
+    ``keep_aspect``: about ``image_size``² pixels with the image's aspect ratio, sides
+    rounded to multiples of :data:`SIDE_MULTIPLE` (at least two of them); else a square.
+    """
+    if not keep_aspect:
+        return image_size, image_size
+    height, width = shape[:2]
+    scale = image_size / (height * width) ** 0.5
+    return tuple(  # type: ignore[return-value]
+        max(2, round(side * scale / SIDE_MULTIPLE)) * SIDE_MULTIPLE for side in (height, width)
+    )
+
 
 def classification_backbones() -> list[str]:
     """Names of torchvision's ImageNet classification models."""
@@ -69,7 +93,7 @@ def weights_filename(weights: torchvision.models.WeightsEnum) -> str:
 
 
 class PatchFeatureExtractor:
-    """Images (HxWx3 uint8 BGR) -> patch descriptors of shape (B, C, h, w) on ``device``."""
+    """Images (HxWx3 uint8 BGR) -> one (C, h, w) patch-descriptor map each, on ``device``."""
 
     def __init__(
         self,
@@ -77,7 +101,6 @@ class PatchFeatureExtractor:
         *,
         weights: str = "IMAGENET1K_V1",
         layers: Sequence[str] | None = None,
-        image_size: int = 224,
         device: torch.device | str = "cpu",
     ) -> None:
         enum_member = resolve_weights(backbone, weights)
@@ -90,7 +113,6 @@ class PatchFeatureExtractor:
                 )
             layers = DEFAULT_LAYERS[backbone]
         self.layers = tuple(layers)
-        self.image_size = image_size
         self.device = torch.device(device)
         model = torchvision.models.get_model(backbone, weights=enum_member)
         try:
@@ -102,19 +124,39 @@ class PatchFeatureExtractor:
         self.mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1)
         self.std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1)
 
-    def preprocess(self, images: Sequence[np.ndarray]) -> torch.Tensor:
-        """Resize to a square ``image_size`` (no crop: a defect may sit at the border),
-        BGR -> RGB, ImageNet normalisation."""
-        size = (self.image_size, self.image_size)
+    def preprocess(self, images: Sequence[np.ndarray], shape: tuple[int, int]) -> torch.Tensor:
+        """Resize to ``shape`` (no crop: a defect may sit at the border), BGR -> RGB,
+        ImageNet normalisation."""
+        height, width = shape
         batch = np.stack(
-            [cv2.resize(image, size, interpolation=cv2.INTER_AREA)[..., ::-1] for image in images]
+            [
+                cv2.resize(image, (width, height), interpolation=_interpolation(image, shape))[
+                    ..., ::-1
+                ]
+                for image in images
+            ]
         )
         tensor = torch.from_numpy(batch).to(self.device).permute(0, 3, 1, 2).float() / 255.0
         return (tensor - self.mean) / self.std
 
     @torch.inference_mode()
-    def __call__(self, images: Sequence[np.ndarray]) -> torch.Tensor:
-        outputs = self.model(self.preprocess(images))
+    def __call__(
+        self, images: Sequence[np.ndarray], image_size: int = 224, keep_aspect: bool = True
+    ) -> list[torch.Tensor]:
+        """Patch maps in input order; images resized to the same shape share one batch."""
+        groups: dict[tuple[int, int], list[int]] = {}
+        for index, image in enumerate(images):
+            shape = resized_shape(image.shape, image_size, keep_aspect)
+            groups.setdefault(shape, []).append(index)
+        result: list[torch.Tensor | None] = [None] * len(images)
+        for shape, indices in groups.items():
+            maps = self._patch_maps(self.preprocess([images[i] for i in indices], shape))
+            for index, patch_map in zip(indices, maps, strict=True):
+                result[index] = patch_map
+        return result  # type: ignore[return-value]
+
+    def _patch_maps(self, batch: torch.Tensor) -> torch.Tensor:
+        outputs = self.model(batch)
         maps = [outputs[name] for name in self.layers]
         grid = maps[0].shape[-2:]
         pooled = []
@@ -126,3 +168,12 @@ class PatchFeatureExtractor:
                 )
             pooled.append(feature_map)
         return torch.cat(pooled, dim=1)
+
+
+def _interpolation(image: np.ndarray, shape: tuple[int, int]) -> int:
+    """Area averaging when shrinking (no aliasing), bilinear when enlarging."""
+    return (
+        cv2.INTER_AREA
+        if shape[0] * shape[1] < image.shape[0] * image.shape[1]
+        else cv2.INTER_LINEAR
+    )

@@ -16,6 +16,7 @@ import torch
 from detection.base import DetectorError, ParamsError
 from detection.detectors.deep_knn import DeepKnnDetector
 from detection.device import pick_device
+from detection.features.backbone import resized_shape
 from detection.registry import available_kinds, create_detector, detector_class, load_detector
 from detection.sampling import greedy_coreset
 from detection.weights import WeightsMissingError, weights_dir
@@ -57,11 +58,12 @@ def test_odd_images_score_above_normal_ones(fitted: DeepKnnDetector) -> None:
 
 
 def test_memory_bank_is_the_requested_share_of_patches(fitted: DeepKnnDetector) -> None:
-    assert fitted.memory_bank is not None
-    grid = fitted.extractor([NORMAL[0]]).shape  # (1, C, h, w)
-    n_patches = 10 * grid[2] * grid[3]
-    assert fitted.memory_bank.shape == (round(0.5 * n_patches), grid[1])
-    assert fitted.memory_bank.dtype == torch.float32
+    (bank,) = fitted.memory_banks
+    channels, height, width = fitted.features([NORMAL[0]], SIZE)[0].shape
+    n_patches = 10 * height * width
+    assert bank.shape == (round(0.5 * n_patches), channels)
+    assert bank.dtype == torch.float32
+    assert len(fitted.normalisers) == 1 and fitted.normalisers[0] > 0
 
 
 def test_heatmap_has_the_input_shape_and_peaks_on_the_defect(fitted: DeepKnnDetector) -> None:
@@ -98,12 +100,66 @@ def test_save_and_load_give_identical_scores(fitted: DeepKnnDetector, tmp_path: 
     assert not any(name.endswith((".pkl", ".pth")) for name in names)  # no backbone inside
 
 
+def test_several_image_sizes_give_one_bank_each_and_add_up(tmp_path: Path) -> None:
+    detector = create_detector("deep_knn", {**PARAMS, "image_size": [48, 96]}).fit(NORMAL[:8])
+    assert isinstance(detector, DeepKnnDetector)
+    small, large = detector.memory_banks
+    assert len(large) > len(small)  # 4x the patches per image at twice the side
+    defect, (rows, cols) = with_defect(7)
+    result = detector.score([defect, *NORMAL[10:]])
+    assert result.scores[0] > result.scores[1:].max()
+    assert result.heatmaps is not None and result.heatmaps[0].shape == defect.shape[:2]
+    y, x = np.unravel_index(np.argmax(result.heatmaps[0]), defect.shape[:2])
+    assert rows.start - 8 <= y < rows.stop + 8 and cols.start - 8 <= x < cols.stop + 8
+    detector.save(tmp_path / "multi.zip")
+    loaded = load_detector(tmp_path / "multi.zip")
+    np.testing.assert_array_equal(loaded.score(ODD).scores, detector.score(ODD).scores)
+
+
+@pytest.mark.parametrize(
+    "shape, keep_aspect, expected",
+    [
+        ((100, 250), True, (96, 224)),  # about the area of 144 x 144, sides multiples of 16
+        ((600, 200), True, (256, 80)),
+        ((100, 250), False, (144, 144)),
+        ((10, 5000), True, (32, 3216)),  # never thinner than two grid cells
+    ],
+)
+def test_resized_shape_keeps_the_area_and_the_aspect_ratio(
+    shape: tuple[int, int], keep_aspect: bool, expected: tuple[int, int]
+) -> None:
+    assert resized_shape(shape, 144, keep_aspect) == expected
+
+
+def test_a_wide_image_gets_a_wide_patch_grid(fitted: DeepKnnDetector) -> None:
+    wide = np.ascontiguousarray(np.concatenate([NORMAL[11], NORMAL[12]], axis=1))
+    (patch_map,) = fitted.features([wide], SIZE)
+    assert patch_map.shape[2] == 2 * patch_map.shape[1]
+
+
+def test_a_model_of_the_old_single_bank_format_is_refused_clearly(
+    fitted: DeepKnnDetector, tmp_path: Path
+) -> None:
+    path = tmp_path / "old.zip"
+    fitted.save(path)
+    with zipfile.ZipFile(path) as archive:
+        entries = {name: archive.read(name) for name in archive.namelist()}
+    bank_file = tmp_path / "bank.pt"
+    torch.save({"memory_bank": fitted.memory_banks[0]}, bank_file)
+    entries["state/memory_bank.pt"] = bank_file.read_bytes()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    with pytest.raises(DetectorError, match=r"older version.*train a new version"):
+        load_detector(path)
+
+
 def test_same_seed_same_memory_bank() -> None:
     a = create_detector("deep_knn", PARAMS).fit(NORMAL[:4])
     b = create_detector("deep_knn", PARAMS).fit(NORMAL[:4])
     assert isinstance(a, DeepKnnDetector) and isinstance(b, DeepKnnDetector)
-    assert a.memory_bank is not None and b.memory_bank is not None
-    assert torch.equal(a.memory_bank, b.memory_bank)
+    assert torch.equal(a.memory_banks[0], b.memory_banks[0])
+    assert a.normalisers == b.normalisers
 
 
 def _no_downloads(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -153,6 +209,11 @@ def test_unknown_backbone_or_weights_are_clear_errors() -> None:
     [
         ({"coreset_ratio": 0}, "coreset_ratio"),
         ({"image_size": 8}, "image_size"),
+        ({"image_size": []}, "image_size"),
+        ({"image_size": [64, 8]}, "image_size"),
+        ({"image_size": [64] * 5}, "image_size"),
+        ({"image_size": True}, "image_size"),
+        ({"keep_aspect": "yes"}, "keep_aspect"),
         ({"n_neighbors": 0}, "n_neighbors"),
         ({"device": "tpu"}, "device"),
         ({"layers": []}, "layers"),
