@@ -100,6 +100,18 @@ def test_save_and_load_give_identical_scores(fitted: DeepKnnDetector, tmp_path: 
     assert not any(name.endswith((".pkl", ".pth")) for name in names)  # no backbone inside
 
 
+def test_a_large_training_set_pools_a_random_share_of_each_images_patches() -> None:
+    detector = create_detector("deep_knn", {**PARAMS, "coreset_ratio": 1.0})
+    assert isinstance(detector, DeepKnnDetector)
+    detector.max_pool_patches = 100  # 10 images x 64 patches would be 640
+    detector.fit(NORMAL[:10])
+    (bank,) = detector.memory_banks
+    assert len(bank) == 100  # the coreset keeps the whole capped pool
+    assert len(torch.unique(bank, dim=0)) == 100
+    scores = detector.score(NORMAL[10:] + ODD).scores
+    assert scores[len(NORMAL[10:]) :].min() > scores[: len(NORMAL[10:])].max()
+
+
 def test_several_image_sizes_give_one_bank_each_and_add_up(tmp_path: Path) -> None:
     detector = create_detector("deep_knn", {**PARAMS, "image_size": [48, 96]}).fit(NORMAL[:8])
     assert isinstance(detector, DeepKnnDetector)
