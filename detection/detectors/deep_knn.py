@@ -62,7 +62,7 @@ class DeepKnnParams(Params):
     layers: tuple[str, ...] | None = None
     #: Images are resized to about image_size x image_size pixels before the backbone; a
     #: list gives one memory bank per size. (128, 288) was chosen on a separate magnetic-
-    #: tile split (seed 1: AUROC 0.927 for one 224 px square -> 0.952).
+    #: tile split (seed 1; benchmarks/README.md has the trials).
     image_size: int | tuple[int, ...] = (128, 288)
     #: Keep each image's aspect ratio (same area) instead of squashing it into a square.
     keep_aspect: bool = True
@@ -78,8 +78,8 @@ class DeepKnnParams(Params):
     #: Gaussian blur of the heatmap, in pixels of the input image.
     blur_sigma: float = 4.0
     #: Gaussian blur of the patch-distance grid before its maximum becomes the image score,
-    #: in patches: one odd patch counts less than a small cluster of them. 2 was chosen on a
-    #: separate magnetic-tile split (seed 1: AUROC 0.939 -> 0.957); 0 = plain maximum.
+    #: in patches: one odd patch counts less than a small cluster of them. 2 was chosen on
+    #: the same separate split as image_size; 0 = plain maximum.
     score_sigma: float = 2.0
     seed: int = 0
 
