@@ -101,7 +101,7 @@ class DeepKnnParams(Params):
             or not all(isinstance(name, str) and name for name in self.layers)
         ):
             raise ParamsError("layers must be a non-empty list of layer names, or null")
-        sizes = self.image_size if isinstance(self.image_size, tuple) else (self.image_size,)
+        sizes = self.image_sizes
         if not 1 <= len(sizes) <= 4 or not all(
             isinstance(size, int) and not isinstance(size, bool) and 32 <= size <= 1024
             for size in sizes
@@ -140,8 +140,9 @@ class DeepKnnDetector(Detector):
     #: Floats in one (query chunk x bank) distance block: 16 MB keeps it in cache on CPUs.
     distance_block = 1 << 22
     #: Training patches pooled per size before the coreset, at most (about 0.5 GB of 128-dim
-    #: descriptors): beyond it each image gives a random share, so fitting thousands of
-    #: photos stays within a worker's memory (the benchmark's 267 tiles give 0.35 M at 288 px).
+    #: descriptors; the sizes' pools are held together): beyond it each image gives a random
+    #: share, so fitting thousands of photos stays within a worker's memory (the benchmark's
+    #: 267 tiles give 0.35 M at 288 px).
     max_pool_patches = 1_000_000
 
     def __init__(self, params: Params | dict[str, Any] | None = None) -> None:
@@ -256,51 +257,54 @@ class DeepKnnDetector(Detector):
         labels: Sequence[str] | None = None,
         progress: ProgressCallback | None = None,
     ) -> Self:
+        import torch
+
+        from detection.device import seeded_generator
+
         total = len(images)
         if total < 1:
             raise DetectorError(f"{self.kind} needs at least 1 training image; got 0")
         self.extractor  # noqa: B018 - fail on missing weights before any work
         sizes = self.params.image_sizes
+        # Each batch is read (decoded) once and run through the backbone at every size.
+        per_image = -(-self.max_pool_patches // total)  # ceiling
+        generators = [seeded_generator(self.params.seed) for _ in sizes]
+        chunks: list[list[torch.Tensor]] = [[] for _ in sizes]
+        for start, batch in self._batches(images):
+            for scale, image_size in enumerate(sizes):
+                for patch_map in self.features(batch, image_size):
+                    rows = patch_map.flatten(1).T
+                    if len(rows) > per_image:  # a random share of each image's patches
+                        keep = torch.randperm(len(rows), generator=generators[scale])
+                        rows = rows[keep[:per_image].to(rows.device)]
+                    chunks[scale].append(rows)
+            if progress:
+                done = start + len(batch)
+                progress(0.5 * done / total, f"features {done}/{total}")
         self.memory_banks, self.normalisers, self._bank_cache = [], [], {}
         for scale, image_size in enumerate(sizes):
-            start, end = scale / len(sizes), (scale + 1) / len(sizes)
-            report = scaled_progress(progress, start, end, f"{image_size} px: ")
-            self._fit_size(images, image_size, report)
+            patches = torch.cat(chunks[scale])
+            chunks[scale] = []  # free the pool as soon as its bank is chosen
+            span = (0.5 + 0.5 * scale / len(sizes), 0.5 + 0.5 * (scale + 1) / len(sizes))
+            self._add_bank(patches, scaled_progress(progress, *span, f"{image_size} px: "))
         self.is_fitted = True
         if progress:
             banks = " + ".join(str(len(bank)) for bank in self.memory_banks)
             progress(1.0, f"fitted: memory bank of {banks} patches")
         return self
 
-    def _fit_size(
-        self, images: Sequence[np.ndarray], image_size: int, progress: ProgressCallback
-    ) -> None:
-        """Build one size's memory bank and its normaliser."""
+    def _add_bank(self, patches: torch.Tensor, progress: ProgressCallback) -> None:
+        """One size's memory bank (coreset of its training patches) and its normaliser."""
         import torch
 
         from detection.device import seeded_generator
         from detection.sampling import greedy_coreset
 
-        total = len(images)
-        per_image = -(-self.max_pool_patches // total)  # ceiling
-        generator = seeded_generator(self.params.seed)
-        chunks = []
-        for start, batch in self._batches(images):
-            for patch_map in self.features(batch, image_size):
-                rows = patch_map.flatten(1).T
-                if len(rows) > per_image:  # a random share of each image's patches
-                    keep = torch.randperm(len(rows), generator=generator)[:per_image]
-                    rows = rows[keep.to(rows.device)]
-                chunks.append(rows)
-            done = start + len(batch)
-            progress(0.6 * done / total, f"features {done}/{total}")
-        patches = torch.cat(chunks)
-        del chunks
         p = self.params
         n_select = max(1, min(round(p.coreset_ratio * len(patches)), p.max_bank_size))
 
         def coreset_progress(fraction: float) -> None:
-            progress(0.6 + 0.35 * fraction, f"coreset {n_select} of {len(patches)} patches")
+            progress(0.9 * fraction, f"coreset {n_select} of {len(patches)} patches")
 
         selected = greedy_coreset(patches, n_select, seed=p.seed, progress=coreset_progress)
         scale = len(self.memory_banks)

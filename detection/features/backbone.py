@@ -128,14 +128,11 @@ class PatchFeatureExtractor:
         """Resize to ``shape`` (no crop: a defect may sit at the border), BGR -> RGB,
         ImageNet normalisation."""
         height, width = shape
-        batch = np.stack(
-            [
-                cv2.resize(image, (width, height), interpolation=_interpolation(image, shape))[
-                    ..., ::-1
-                ]
-                for image in images
-            ]
-        )
+        resized = [
+            cv2.resize(image, (width, height), interpolation=_interpolation(image, shape))
+            for image in images
+        ]
+        batch = np.stack([image[..., ::-1] for image in resized])
         tensor = torch.from_numpy(batch).to(self.device).permute(0, 3, 1, 2).float() / 255.0
         return (tensor - self.mean) / self.std
 
