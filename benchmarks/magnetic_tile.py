@@ -28,7 +28,7 @@ import numpy as np
 from benchmarks.datasets import DEFECT_CLASSES, magnetic_tile_split
 from detection.evaluation import evaluate_one_class
 from detection.images import read_image
-from detection.metrics import evaluate, pixel_auroc, shrink
+from detection.metrics import evaluate, pixel_auroc, shrink_mask
 from detection.training import PIXEL_SIDE
 from detection.weights import use_project_torch_home
 
@@ -69,7 +69,7 @@ def _pixel_auroc(heatmaps: list[np.ndarray], photos: list[Path]) -> float | None
         if mask is None:
             masks.append(np.zeros(heatmap.shape, np.uint8))
             continue
-        mask = shrink((mask > 0).astype(np.uint8), PIXEL_SIDE, nearest=True)
+        mask = shrink_mask(mask, PIXEL_SIDE)
         if mask.shape != heatmap.shape:
             mask = cv2.resize(mask, heatmap.shape[::-1], interpolation=cv2.INTER_NEAREST)
         masks.append(mask)

@@ -83,8 +83,10 @@ def shrink(array: np.ndarray, max_side: int, *, nearest: bool = False) -> np.nda
     return cv2.resize(array, size, interpolation=cv2.INTER_NEAREST if nearest else cv2.INTER_AREA)
 
 
+def shrink_mask(mask: np.ndarray, max_side: int) -> np.ndarray:
+    """A mask as 0/1 ``uint8``, shrunk like its heatmap (nearest, so it stays binary)."""
+    return shrink((np.asarray(mask) > 0).astype(np.uint8), max_side, nearest=True)
+
+
 def _shrunk(heatmap: np.ndarray, mask: np.ndarray, max_side: int) -> tuple[np.ndarray, np.ndarray]:
-    return (
-        shrink(np.asarray(heatmap, np.float32), max_side),
-        shrink((np.asarray(mask) > 0).astype(np.uint8), max_side, nearest=True),
-    )
+    return shrink(np.asarray(heatmap, np.float32), max_side), shrink_mask(mask, max_side)

@@ -15,7 +15,7 @@ import numpy as np
 
 from detection.base import Detector, DetectorError, ProgressCallback, scaled_progress
 from detection.calibration import f1_optimal_threshold, threshold_for_fpr
-from detection.metrics import evaluate, pixel_auroc, shrink
+from detection.metrics import evaluate, pixel_auroc, shrink, shrink_mask
 from detection.registry import create_detector
 
 THRESHOLD_METHODS = ("fpr", "f1", "fixed")
@@ -98,7 +98,7 @@ def _pixel_auroc(
     if anomaly_heatmaps is None or holdout_heatmaps is None or masks is None:
         return None
     pairs = [
-        (h, shrink((np.asarray(m) > 0).astype(np.uint8), PIXEL_SIDE, nearest=True))
+        (h, shrink_mask(m, PIXEL_SIDE))
         for h, m in zip(anomaly_heatmaps, masks, strict=True)
         if m is not None
     ]
