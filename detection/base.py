@@ -130,6 +130,8 @@ class Detector(ABC):
     uses_gpu: ClassVar[bool] = False
     #: Kinds that need a class label per training image (open-set classifiers).
     needs_labels: ClassVar[bool] = False
+    #: Kinds that score frames in time order (see :mod:`detection.temporal`).
+    temporal: ClassVar[bool] = False
 
     def __init__(self, params: Params | Mapping[str, Any] | None = None) -> None:
         if not isinstance(params, Params):
