@@ -119,7 +119,8 @@ def test_segments_bridge_gaps_and_drop_blips():
         (1, 4),
         (11, 13),
     ]
-    assert [(s.start, s.end) for s in find_segments(scores, 2, max_gap=2)] == [(1, 13)]
+    assert [(s.start, s.end) for s in find_segments(scores, 2, max_gap=2)] == [(1, 4), (8, 13)]
+    assert [(s.start, s.end) for s in find_segments(scores, 2, max_gap=3)] == [(1, 13)]
     assert find_segments([1, 1], 5) == []
     with pytest.raises(ValueError):
         find_segments(scores, 2, min_length=0)
