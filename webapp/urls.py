@@ -1,10 +1,11 @@
 """URL map: pages at the root, the REST API under /api/, OpenAPI at /api/schema/."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from webapp.assets import api as assets_api
+from webapp.common.errors import api_path_not_found
 from webapp.detectors import api as detectors_api
 from webapp.review import api as review_api
 from webapp.sites import api as sites_api
@@ -73,6 +74,7 @@ api_patterns = [
 
 urlpatterns = [
     path("api/", include(api_patterns)),
+    re_path(r"^api/(?P<unknown>.*)$", api_path_not_found),
     path("admin/", admin.site.urls),
     path("", include("webapp.pages.urls")),
 ]

@@ -6,7 +6,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests.conftest import client_for
-from tests.factories import SiteFactory, UserFactory
+from tests.factories import SiteFactory, UserFactory, member, normal_images, upload_images
+from webapp.detectors.models import DetectorVersion
+from webapp.review.models import Flag, Score
 
 pytestmark = pytest.mark.django_db
 
@@ -99,3 +101,36 @@ def test_openapi_schema_and_docs(api):
     docs = APIClient().get("/api/docs/")
     assert docs.status_code == 200
     assert b"swagger" in docs.content.lower()
+
+
+def test_unknown_api_paths_answer_json_404(api):
+    response = api("viewer").get("/api/no-such-thing/")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert "No API endpoint at /api/no-such-thing/" in response.json()["detail"]
+    slashless = api("viewer").get("/api/sites")
+    assert slashless.status_code == 404
+    assert "did you mean /api/sites/" in slashless.json()["detail"]
+
+
+def test_ids_of_other_sites_answer_like_missing_ids(api, site):
+    """An outsider cannot tell an asset, version or flag of another site from a missing one."""
+    other = SiteFactory(slug="garden")
+    gardener = member(other, "admin", username="gardener")
+    asset = upload_images(other, gardener, "score", normal_images(1))[0]
+    version = DetectorVersion.objects.create(site=other, number=1, kind="histogram_iforest")
+    score = Score.objects.create(asset=asset, version=version, score=1.0, threshold=0.5)
+    flag = Flag.objects.create(site=other, score=score)
+    missing = 10**6
+    for path, name in [
+        ("/api/assets/{}/", "Asset"),
+        ("/api/assets/{}/image/", "Asset"),
+        ("/api/versions/{}/", "Version"),
+        ("/api/flags/{}/", "Flag"),
+    ]:
+        real_id = {"Asset": asset.pk, "Version": version.pk, "Flag": flag.pk}[name]
+        seen = api("admin").get(path.format(real_id))
+        absent = api("admin").get(path.format(missing))
+        assert seen.status_code == absent.status_code == 404
+        assert seen.json()["detail"] == f"{name} {real_id} not found."
+        assert absent.json()["detail"] == f"{name} {missing} not found."

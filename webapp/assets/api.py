@@ -17,7 +17,7 @@ from webapp.assets import selectors, services
 from webapp.assets.image_validation import InvalidImage
 from webapp.assets.models import Asset, Purpose
 from webapp.review.models import FlagStatus
-from webapp.sites.access import access_site, check_capability
+from webapp.sites.access import access_site, access_site_object
 from webapp.sites.roles import Capability
 
 
@@ -129,10 +129,7 @@ class AssetListView(generics.ListAPIView):
 
 def accessible_asset(request: Request, asset_id: int, capability: Capability) -> Asset:
     asset = Asset.objects.select_related("site").filter(pk=asset_id).first()
-    if asset is None:
-        raise Http404(f"Asset {asset_id} not found.")
-    check_capability(request.user, asset.site, capability)
-    return asset
+    return access_site_object(request.user, asset, capability, name=f"Asset {asset_id}")
 
 
 class AssetDetailView(APIView):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -13,7 +13,7 @@ from webapp.assets import selectors, services
 from webapp.assets.api import incoming_files
 from webapp.assets.models import Purpose
 from webapp.pages.forms import LabelForm, UploadForm, add_service_errors
-from webapp.sites.access import access_site, can, check_capability
+from webapp.sites.access import access_site, access_site_object, can, check_capability
 from webapp.sites.roles import Capability
 
 
@@ -57,9 +57,7 @@ def upload(request: HttpRequest, slug: str) -> HttpResponse:
 def asset_detail(request: HttpRequest, asset_id: int) -> HttpResponse:
     """The image (with its defect mask), its class label, and every version's score."""
     asset = selectors.asset_with_site(asset_id)
-    if asset is None:
-        raise Http404(f"Asset {asset_id} not found.")
-    access_site(request.user, asset.site.slug)
+    access_site_object(request.user, asset, Capability.VIEW, name=f"Asset {asset_id}")
     can_label = can(request.user, asset.site, Capability.UPLOAD)
     form = LabelForm(initial={"label": asset.label})
     if request.method == "POST":

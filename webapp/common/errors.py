@@ -11,7 +11,8 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, HttpRequest, JsonResponse
+from django.urls import Resolver404, resolve
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -54,3 +55,18 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         message = messages[0] if isinstance(messages, list) and messages else messages
         response.data = {"detail": f"{first_field}: {message}", "errors": response.data}
     return response
+
+
+def api_path_not_found(request: HttpRequest, unknown: str = "") -> JsonResponse:
+    """JSON 404 for any path under /api/ that no endpoint serves (not Django's HTML page).
+
+    A path that only lacks its trailing slash says so, since clients often drop it.
+    """
+    detail = f"No API endpoint at {request.path}. The endpoints are listed at /api/docs/."
+    if not request.path.endswith("/"):
+        try:
+            resolve(request.path + "/")
+            detail = f"No API endpoint at {request.path}; did you mean {request.path}/ ?"
+        except Resolver404:
+            pass
+    return JsonResponse({"detail": detail}, status=404)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.http import Http404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
@@ -11,7 +10,7 @@ from rest_framework.views import APIView
 
 from webapp.detectors import selectors, services
 from webapp.detectors.models import DetectorVersion, ScoringJob, ThresholdMethod
-from webapp.sites.access import access_site, check_capability
+from webapp.sites.access import access_site, access_site_object
 from webapp.sites.roles import Capability
 
 
@@ -77,10 +76,7 @@ def accessible_version(
     request: Request, version_id: int, capability: Capability
 ) -> DetectorVersion:
     version = selectors.version_with_site(version_id)
-    if version is None:
-        raise Http404(f"Version {version_id} not found.")
-    check_capability(request.user, version.site, capability)
-    return version
+    return access_site_object(request.user, version, capability, name=f"Version {version_id}")
 
 
 class VersionDetailView(APIView):
@@ -178,9 +174,7 @@ class ScoringJobDetailView(APIView):
     @extend_schema(responses=ScoringJobOutput)
     def get(self, request: Request, job_id: int) -> Response:
         job = selectors.scoring_job_with_progress(job_id)
-        if job is None:
-            raise Http404(f"Scoring job {job_id} not found.")
-        check_capability(request.user, job.site, Capability.VIEW)
+        access_site_object(request.user, job, Capability.VIEW, name=f"Scoring job {job_id}")
         return Response(ScoringJobOutput(job).data)
 
 

@@ -18,7 +18,7 @@ from webapp.common.errors import Conflict
 from webapp.detectors import selectors, services
 from webapp.detectors.models import DetectorVersion, JobStatus
 from webapp.pages.forms import TrainForm, add_service_errors
-from webapp.sites.access import access_site, can, check_capability
+from webapp.sites.access import access_site, access_site_object, can
 from webapp.sites.roles import Capability
 from webapp.sites.views import render_site_detail
 
@@ -69,10 +69,7 @@ def rescore_site(request: HttpRequest, slug: str) -> HttpResponse:
 
 def _version_for(request: HttpRequest, version_id: int, capability: Capability) -> DetectorVersion:
     version = selectors.version_with_site(version_id)
-    if version is None:
-        raise Http404(f"Version {version_id} not found.")
-    check_capability(request.user, version.site, capability)
-    return version
+    return access_site_object(request.user, version, capability, name=f"Version {version_id}")
 
 
 @login_required

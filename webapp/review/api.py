@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.http import FileResponse, Http404
+from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from webapp.detectors.selectors import Normaliser
 from webapp.review import selectors, services
 from webapp.review.models import Decision, Flag, FlagStatus
-from webapp.sites.access import access_site, check_capability
+from webapp.sites.access import access_site, access_site_object
 from webapp.sites.roles import Capability
 
 
@@ -86,10 +86,7 @@ class FlagListView(generics.ListAPIView):
 
 def accessible_flag(request: Request, flag_id: int, capability: Capability) -> Flag:
     flag = selectors.flag_with_site(flag_id)
-    if flag is None:
-        raise Http404(f"Flag {flag_id} not found.")
-    check_capability(request.user, flag.site, capability)
-    return flag
+    return access_site_object(request.user, flag, capability, name=f"Flag {flag_id}")
 
 
 class FlagDetailView(APIView):

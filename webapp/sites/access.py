@@ -7,6 +7,8 @@ Staff users are admins of every site.
 
 from __future__ import annotations
 
+from typing import Protocol, TypeVar
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -15,6 +17,13 @@ from webapp.sites.models import Membership, Site
 from webapp.sites.roles import CAPABILITIES, CAPABILITY_VERBS, Capability, Role
 
 UserLike = AbstractBaseUser | AnonymousUser
+
+
+class _OfSite(Protocol):
+    site: Site
+
+
+_T = TypeVar("_T", bound=_OfSite)
 
 
 def role_on(user: UserLike, site: Site) -> str | None:
@@ -49,3 +58,16 @@ def access_site(user: UserLike, slug: str, capability: Capability = Capability.V
         raise Http404(f"Site '{slug}' not found.")
     check_capability(user, site, capability)
     return site
+
+
+def access_site_object(user: UserLike, obj: _T | None, capability: Capability, *, name: str) -> _T:
+    """``obj`` (an asset, version, flag...) if ``user`` may do ``capability`` on its site.
+
+    A missing object and one of a site the user cannot see answer the same 404 ("Asset 7
+    not found."), so ids of other sites cannot be probed; a member whose role lacks the
+    capability gets 403 as elsewhere.
+    """
+    if obj is None or role_on(user, obj.site) is None:
+        raise Http404(f"{name} not found.")
+    check_capability(user, obj.site, capability)
+    return obj
