@@ -40,3 +40,49 @@ def magnetic_tile_split(
     test = sorted(free[i] for i in order[n_train:])
     defects = {name: sorted((root / name).glob("*.jpg")) for name in DEFECT_CLASSES}
     return OneClassSplit(train, test, defects)
+
+
+THREE_SCENES = DATASETS / "3scenes"
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+def _photos(folder: Path) -> list[Path]:
+    """Photos of a folder (recursively), masks (``*_mask.*``) left out."""
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.suffix.lower() in IMAGE_SUFFIXES and not p.stem.endswith("_mask")
+    )
+
+
+#: Each image set as a site would see it: (normal folders, anomalous folders).
+ONE_CLASS_SETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "3scenes": (("forest",), ("coast", "highway")),
+    "mvtec-bottle": (("good",), ("broken_large", "broken_small", "contamination")),
+    "hazelnut": (("good",), ("crack",)),
+    "cookies": (("good",), ("cracked",)),
+    "aliens": (("good",), ("anomaly",)),
+    "flowers": (("known",), ("unseen",)),
+    "magnetic-tile": (("MT_Free",), DEFECT_CLASSES),
+}
+
+
+def one_class_split(
+    name: str, *, train_fraction: float = 0.5, seed: int = 0, root: Path = DATASETS
+) -> OneClassSplit:
+    """A seeded split of one shared image set: part of the normals train, the rest test.
+
+    magnetic-tile keeps its photos only (``NAME.png`` beside ``NAME.jpg`` is a mask).
+    """
+    normal_dirs, anomalous_dirs = ONE_CLASS_SETS[name]
+    base = root / name
+    if not base.is_dir():
+        raise FileNotFoundError(f"{name} data set not found at {base}")
+    pick = (lambda d: sorted(d.glob("*.jpg"))) if name == "magnetic-tile" else _photos
+    normal = [p for d in normal_dirs for p in pick(base / d)]
+    order = np.random.default_rng(seed).permutation(len(normal))
+    n_train = round(len(normal) * train_fraction)
+    train = sorted(normal[i] for i in order[:n_train])
+    test = sorted(normal[i] for i in order[n_train:])
+    return OneClassSplit(train, test, {d: pick(base / d) for d in anomalous_dirs})

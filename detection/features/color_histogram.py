@@ -24,6 +24,44 @@ def color_histogram(image: np.ndarray, bins: tuple[int, int, int] = (8, 8, 8)) -
     return hist.flatten().astype(np.float32)
 
 
+def hellinger_histogram(
+    image: np.ndarray, bins: tuple[int, int, int] = (3, 3, 3), grid: int = 1
+) -> np.ndarray:
+    """The image's colour distribution embedded so Euclidean distance is Hellinger distance.
+
+    A histogram is a probability distribution; comparing two by the L2 distance of raw
+    counts lets a few full bins dominate (a forest is mostly dark green, and the share of
+    sky decides little). The square root of the L1-normalised histogram is a unit vector
+    whose Euclidean distances are the Hellinger distances of the distributions, the usual
+    metric between histograms. ``grid`` > 1 appends the same histogram of each cell of a
+    ``grid`` x ``grid`` layout (sky at the top of a coast, tarmac at the bottom of a
+    highway): the whole vector is scaled back to unit length, the global part and the
+    layout part weighing the same.
+    """
+    hsv = cv2.cvtColor(image, cv2.COLOR_BGR2HSV)
+
+    def embed(region: np.ndarray) -> np.ndarray:
+        hist = cv2.calcHist([region], [0, 1, 2], None, list(bins), _RANGES).flatten()
+        total = float(hist.sum())
+        return np.sqrt(hist / total) if total > 0 else np.zeros(hist.size, np.float32)
+
+    parts = [embed(hsv)]
+    if grid > 1:
+        height, width = hsv.shape[:2]
+        cells = [
+            embed(
+                hsv[
+                    i * height // grid : (i + 1) * height // grid,
+                    j * width // grid : (j + 1) * width // grid,
+                ]
+            )
+            for i in range(grid)
+            for j in range(grid)
+        ]
+        parts.append(np.concatenate(cells) / grid)  # grid**2 unit vectors -> unit length
+    return (np.concatenate(parts) / np.sqrt(len(parts))).astype(np.float32)
+
+
 def color_histograms(
     images: Iterable[np.ndarray], bins: tuple[int, int, int] = (8, 8, 8)
 ) -> np.ndarray:

@@ -17,7 +17,7 @@ from webapp.review.models import Score
 pytestmark = pytest.mark.django_db
 
 FAST_PARAMS = {
-    "histogram_iforest": {"n_estimators": 50},
+    "histogram_iforest": {"estimator": "isolation_forest", "n_estimators": 50},
     "deep_knn": {"image_size": 64},
     "patch_autoencoder": {"image_size": 64, "grid": 4, "epochs": 10},
     "classifier_openset": {"image_size": 64, "epochs": 2},

@@ -53,7 +53,8 @@ def test_create_version_is_queued_and_enqueued_after_commit(
     assert response.status_code == 202, response.json()
     body = response.json()
     assert body["status"] == "queued"
-    assert body["params"]["bins"] == [8, 8, 8]
+    assert body["params"]["bins"] == [3, 3, 3]  # the defaults are filled in
+    assert body["params"]["estimator"] == "knn"
     assert len(callbacks) == 1
 
 

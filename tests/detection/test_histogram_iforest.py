@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from detection.base import DetectorError, ParamsError
-from detection.features.color_histogram import color_histogram
+from detection.features.color_histogram import color_histogram, hellinger_histogram
 from detection.registry import available_kinds, create_detector, load_detector
 from tests.images import green_texture, grey_blue_scene
 
@@ -28,7 +28,7 @@ def test_kind_is_registered() -> None:
 
 @pytest.mark.parametrize(
     "estimator",
-    ["isolation_forest", "one_class_svm", "local_outlier_factor", "elliptic_envelope"],
+    ["knn", "isolation_forest", "one_class_svm", "local_outlier_factor", "elliptic_envelope"],
 )
 def test_every_estimator_ranks_odd_images_above_normal_ones(estimator: str) -> None:
     detector = create_detector("histogram_iforest", {"estimator": estimator}).fit(NORMAL[:30])
@@ -37,7 +37,7 @@ def test_every_estimator_ranks_odd_images_above_normal_ones(estimator: str) -> N
     assert odd_scores.min() > normal_scores.max()
 
 
-@pytest.mark.parametrize("estimator", ["isolation_forest", "elliptic_envelope"])
+@pytest.mark.parametrize("estimator", ["knn", "isolation_forest", "elliptic_envelope"])
 def test_save_and_load_give_identical_scores(tmp_path, estimator: str) -> None:  # type: ignore[no-untyped-def]
     detector = create_detector("histogram_iforest", {"estimator": estimator}).fit(NORMAL)
     path = tmp_path / "model.zip"
@@ -51,8 +51,9 @@ def test_save_and_load_give_identical_scores(tmp_path, estimator: str) -> None: 
 
 
 def test_same_seed_same_scores() -> None:
-    a = create_detector("histogram_iforest", {"random_state": 3}).fit(NORMAL).score(ODD)
-    b = create_detector("histogram_iforest", {"random_state": 3}).fit(NORMAL).score(ODD)
+    params = {"estimator": "isolation_forest", "random_state": 3}
+    a = create_detector("histogram_iforest", params).fit(NORMAL).score(ODD)
+    b = create_detector("histogram_iforest", params).fit(NORMAL).score(ODD)
     np.testing.assert_array_equal(a.scores, b.scores)
 
 
@@ -63,6 +64,10 @@ def test_same_seed_same_scores() -> None:
         ({"estimator": "kmeans"}, "estimator"),
         ({"n_estimators": 0}, "n_estimators"),
         ({"nu": 1.5}, "nu"),
+        ({"space": "cosine"}, "space"),
+        ({"grid": 0}, "grid"),
+        ({"space": "l2", "grid": 2}, "grid layouts"),
+        ({"k": 0}, "k must"),
         ({"colour": 1}, "unknown parameter"),
     ],
 )
@@ -74,6 +79,46 @@ def test_bad_params_are_refused_with_the_reason(params: dict, message: str) -> N
 def test_unknown_kind_lists_the_available_ones() -> None:
     with pytest.raises(ParamsError, match="histogram_iforest"):
         create_detector("magic")
+
+
+def test_hellinger_embedding_is_a_unit_vector_whose_distances_are_hellinger() -> None:
+    first, second = green_texture(0), grey_blue_scene(0)
+    a, b = hellinger_histogram(first, (4, 4, 4)), hellinger_histogram(second, (4, 4, 4))
+    assert np.linalg.norm(a) == pytest.approx(1.0, rel=1e-5)
+    # H(p, q)^2 = 1 - sum(sqrt(p q)) = |sqrt p - sqrt q|^2 / 2
+    p, q = a.astype(np.float64) ** 2, b.astype(np.float64) ** 2
+    hellinger_sq = 1 - np.sum(np.sqrt(p * q))
+    assert np.linalg.norm(a - b) ** 2 / 2 == pytest.approx(hellinger_sq, rel=1e-4)
+    with_layout = hellinger_histogram(first, (4, 4, 4), grid=2)
+    assert with_layout.shape == (64 * 5,)
+    assert np.linalg.norm(with_layout) == pytest.approx(1.0, rel=1e-5)
+
+
+def test_layout_tells_apart_images_with_the_same_colours_elsewhere() -> None:
+    """Sky above, ground below vs the same colours swapped: equal globally, not in layout."""
+    image = np.zeros((32, 32, 3), np.uint8)
+    image[:16] = (200, 120, 40)
+    image[16:] = (30, 40, 180)
+    flipped = image[::-1].copy()
+    global_only = hellinger_histogram(image, grid=1), hellinger_histogram(flipped, grid=1)
+    np.testing.assert_allclose(*global_only)
+    layouts = hellinger_histogram(image, grid=2), hellinger_histogram(flipped, grid=2)
+    assert np.linalg.norm(layouts[0] - layouts[1]) > 0.5
+
+
+def test_seed_style_verdicts_are_one_for_normal_and_minus_one_for_anomalies() -> None:
+    seed = create_detector(
+        "histogram_iforest",
+        {"estimator": "isolation_forest", "space": "l2", "bins": [3, 3, 3], "grid": 1},
+    ).fit(NORMAL[:30])
+    assert set(seed.verdicts(ODD)) == {-1}
+    assert np.mean(seed.verdicts(NORMAL[30:]) == 1) >= 0.5
+    knn = create_detector("histogram_iforest").fit(NORMAL[:30])
+    threshold = float(knn.score(NORMAL[30:]).scores.max())
+    assert set(knn.verdicts(ODD, threshold)) == {-1}
+    assert set(knn.verdicts(NORMAL[30:], threshold)) == {1}
+    with pytest.raises(DetectorError, match="pass a threshold"):
+        knn.verdicts(ODD)
 
 
 def test_too_few_images_for_lof_is_a_clear_error() -> None:

@@ -112,7 +112,10 @@ def test_training_survives_a_killed_worker(start_worker, worker_log):
     response = client.post(
         "/api/sites/meadow/versions/",
         # thousands of trees: training lasts long enough to be killed in the middle
-        {"kind": "histogram_iforest", "params": {"n_estimators": 5000}},
+        {
+            "kind": "histogram_iforest",
+            "params": {"estimator": "isolation_forest", "n_estimators": 5000},
+        },
         format="json",
     )
     version_id = response.json()["id"]
