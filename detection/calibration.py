@@ -71,3 +71,58 @@ def normalised_score(score: float, sorted_normal_scores: np.ndarray) -> float | 
         return None
     below = np.searchsorted(sorted_normal_scores, score, side="left")
     return float(below / sorted_normal_scores.size)
+
+
+# -- conformal calibration: a false-positive rate the site can rely on --------------------
+
+
+def conformal_rank(n_normal: int, target_fpr: float) -> int | None:
+    """Which order statistic of ``n_normal`` calibration scores keeps ``target_fpr``.
+
+    For scores of normal images that are exchangeable with a new normal image's (the same
+    site, a model that saw none of them), the new image scores above the k-th smallest
+    calibration score with probability (n + 1 - k) / (n + 1) (split conformal prediction;
+    Vovk et al. 2005, Angelopoulos & Bates 2021). The smallest k with that <= target is
+    ceil((n + 1)(1 - target)). None when even k = n (the maximum) cannot promise it, i.e.
+    when n < 1 / target - 1.
+    """
+    if n_normal < 1:
+        return None
+    if not 0 < target_fpr < 1:
+        raise DetectorError("target_fpr must be in (0, 1)")
+    rank = int(np.ceil((n_normal + 1) * (1 - target_fpr) - 1e-9))
+    return rank if rank <= n_normal else None
+
+
+def guaranteed_fpr(n_normal: int, rank: int) -> float:
+    """The false-positive rate promised by thresholding at the ``rank``-th smallest score.
+
+    A marginal promise: averaged over calibration sets, the share of new normal images
+    flagged is at most this (exactly this for continuous scores without ties).
+    """
+    return (n_normal + 1 - rank) / (n_normal + 1)
+
+
+def normals_needed(target_fpr: float) -> int:
+    """The fewest calibration normals with which ``target_fpr`` can be promised at all."""
+    if not 0 < target_fpr < 1:
+        raise DetectorError("target_fpr must be in (0, 1)")
+    return int(np.ceil(1 / target_fpr - 1 - 1e-9))
+
+
+def conformal_threshold(
+    normal_scores: Sequence[float] | np.ndarray, target_fpr: float
+) -> tuple[float, float, bool]:
+    """(threshold, guaranteed false-positive rate, whether ``target_fpr`` could be kept).
+
+    When the site has too few normals for the target, the threshold is the highest score
+    (the strictest possible) and the rate it does guarantee, 1 / (n + 1), is returned with
+    ``False``, so the caller can say so plainly instead of pretending.
+    """
+    scores = np.sort(np.asarray(normal_scores, dtype=np.float64))
+    if scores.size == 0:
+        raise DetectorError("cannot calibrate a threshold without normal scores")
+    rank = conformal_rank(scores.size, target_fpr)
+    kept = rank is not None
+    rank = rank if rank is not None else scores.size
+    return float(scores[rank - 1]), guaranteed_fpr(scores.size, rank), kept

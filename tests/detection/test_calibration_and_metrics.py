@@ -69,3 +69,42 @@ def test_normalised_score_is_the_share_of_normal_scores_below() -> None:
     assert normalised_score(0.3, normal) == 0.5  # ties do not count as below
     assert normalised_score(9.0, normal) == 1.0
     assert normalised_score(0.3, np.array([])) is None
+
+
+def test_conformal_rank_and_what_it_promises() -> None:
+    from detection.calibration import conformal_rank, guaranteed_fpr, normals_needed
+
+    assert conformal_rank(99, 0.01) == 99  # 100 slots: the maximum promises exactly 1 %
+    assert guaranteed_fpr(99, 99) == pytest.approx(0.01)
+    assert conformal_rank(98, 0.01) is None  # 1/99 > 1 %: no threshold can promise it
+    assert conformal_rank(199, 0.05) == 190
+    assert guaranteed_fpr(199, 190) == pytest.approx(0.05)
+    assert normals_needed(0.01) == 99 and normals_needed(0.05) == 19
+    assert conformal_rank(0, 0.05) is None
+
+
+def test_conformal_threshold_keeps_its_promise_over_many_draws() -> None:
+    """Realised false-positive rate of fresh normals (exact, from the score distribution's
+    survival function), averaged over many calibration sets, is the promised rate."""
+    from scipy.stats import gamma
+
+    from detection.calibration import conformal_threshold
+
+    rng = np.random.default_rng(0)
+    for n, target in [(39, 0.05), (150, 0.02), (300, 0.01)]:
+        realised, promised = [], []
+        for _ in range(3000):
+            threshold, promise, kept = conformal_threshold(rng.gamma(2.0, size=n), target)
+            assert kept and promise <= target + 1e-12
+            realised.append(gamma.sf(threshold, 2.0))
+            promised.append(promise)
+        error = 4 * np.std(realised) / np.sqrt(len(realised))
+        assert abs(np.mean(realised) - promised[0]) < error, (n, target, np.mean(realised))
+
+
+def test_conformal_threshold_says_when_the_site_has_too_few_normals() -> None:
+    from detection.calibration import conformal_threshold
+
+    threshold, promise, kept = conformal_threshold([0.3, 0.1, 0.9, 0.5], 0.01)
+    assert threshold == 0.9 and not kept
+    assert promise == pytest.approx(1 / 5)

@@ -6,6 +6,7 @@ import html
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 
 from tests.factories import SiteFactory, member, normal_images, odd_images, upload_images
 from tests.images import green_texture, jpeg_bytes
@@ -414,3 +415,14 @@ def test_review_queue_shows_how_unusual_each_flag_is_against_normal_images(clien
     page = client.get("/sites/park/review/").content.decode()
     assert 'id="viewer-normalised">100 %' in page  # 0.9 beats all three
     assert 'data-normalised="0.6666' in page  # 0.8 and 0.7 beat two of three
+
+
+def test_a_failed_csrf_check_explains_itself(users):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(users["admin"])
+    response = client.post("/sites/park/rescore/")
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "The form could not be sent" in page
+    assert "Reload the page and try again" in page
+    assert "Detail: CSRF cookie not set" in page  # Django's reason, for whoever debugs it

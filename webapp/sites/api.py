@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from axes.handlers.proxy import AxesProxyHandler
+from django.contrib.auth.signals import user_logged_in
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
+from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from webapp.common.lockout import lockout_response
 from webapp.sites import selectors, services
 from webapp.sites.access import access_site, role_on
 from webapp.sites.models import Site
@@ -23,7 +27,25 @@ class TokenView(ObtainAuthToken):
 
     @extend_schema(request=ObtainAuthToken.serializer_class, responses=TokenOutput)
     def post(self, request: Request, *args: object, **kwargs: object) -> Response:
-        return super().post(request, *args, **kwargs)
+        """429 while the account is locked from this address (repeated wrong passwords).
+
+        django-axes blocks the login either way; answering 429 rather than DRF's "Unable
+        to log in" tells the client why and when to retry.
+        """
+        http_request = request._request
+        credentials = {"username": str(request.data.get("username", ""))}
+        if AxesProxyHandler.is_locked(http_request, credentials):
+            return lockout_response(http_request, None, credentials)  # type: ignore[return-value]
+        serializer = self.get_serializer(data=request.data)
+        if not serializer.is_valid():
+            if AxesProxyHandler.is_locked(http_request, credentials):
+                return lockout_response(http_request, None, credentials)  # type: ignore[return-value]
+            raise serializers.ValidationError(serializer.errors)
+        user = serializer.validated_data["user"]
+        token, _ = Token.objects.get_or_create(user=user)
+        # A token is a sign-in: last_login is updated and the failure count reset.
+        user_logged_in.send(sender=type(user), request=http_request, user=user)
+        return Response({"token": token.key})
 
 
 class SiteOutput(serializers.ModelSerializer):
