@@ -86,3 +86,24 @@ def one_class_split(
     train = sorted(normal[i] for i in order[:n_train])
     test = sorted(normal[i] for i in order[n_train:])
     return OneClassSplit(train, test, {d: pick(base / d) for d in anomalous_dirs})
+
+
+UCSD_PED2 = DATASETS / "ucsd-ped2"
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoSplit:
+    train: list[Path]  # all normal
+    test: list[Path]  # each with NAME.truth.csv beside it
+
+    @staticmethod
+    def truth_for(clip: Path) -> Path:
+        return clip.with_name(clip.stem + ".truth.csv")
+
+
+def ucsd_ped2_split(root: Path = UCSD_PED2) -> VideoSplit:
+    """The data set's own split: every ``Train*.mp4`` is normal, every ``Test*.mp4`` has truth."""
+    if not root.is_dir():
+        raise FileNotFoundError(f"ucsd-ped2 data set not found at {root}")
+    test = [p for p in sorted(root.glob("Test*.mp4")) if VideoSplit.truth_for(p).exists()]
+    return VideoSplit(sorted(root.glob("Train*.mp4")), test)

@@ -101,16 +101,26 @@ def cover_frames(values: np.ndarray, starts: Sequence[int], n_frames: int) -> np
     return (total / count.reshape(-1, *([1] * (total.ndim - 1)))).astype(np.float32)
 
 
-def region_means(maps: np.ndarray, cell: int) -> np.ndarray:
-    """(N, H, W) -> (N, ceil(H / cell), ceil(W / cell)) mean of each ``cell`` square.
+def region_grid(shape: tuple[int, int], cell: int) -> tuple[int, int]:
+    """(rows, cols) of regions about ``cell`` pixels square over a (H, W) map, at least 1x1."""
+    height, width = shape
+    return max(1, round(height / cell)), max(1, round(width / cell))
 
-    Edge cells that are cut short average only the pixels they hold.
+
+def region_means(maps: np.ndarray, cell: int) -> np.ndarray:
+    """(N, H, W) -> (N, rows, cols) mean of regions about ``cell`` pixels square.
+
+    The regions tile the map exactly (each ``H / rows`` by ``W / cols`` pixels, area
+    averaged), so no region is a thin leftover strip along an edge whose mean of a few
+    pixels would be noisier than the others'.
     """
-    n, height, width = maps.shape
-    rows, cols = -(-height // cell), -(-width // cell)
-    padded = np.full((n, rows * cell, cols * cell), np.nan, np.float32)
-    padded[:, :height, :width] = maps
-    return np.nanmean(padded.reshape(n, rows, cell, cols, cell), axis=(2, 4))
+    rows, cols = region_grid(maps.shape[1:], cell)
+    out = np.empty((len(maps), rows, cols), np.float32)
+    for index, values in enumerate(maps):
+        out[index] = cv2.resize(
+            np.asarray(values, np.float32), (cols, rows), interpolation=cv2.INTER_AREA
+        )
+    return out
 
 
 def smooth_in_time(scores: np.ndarray, window: int) -> np.ndarray:
