@@ -67,6 +67,9 @@ BANK_FILE = "bank.pt"
 META_FILE = "classes.json"
 OPENNESS_METHODS = ("energy", "max_softmax", "feature_knn", "combined")
 SCORE_NAMES = ("energy", "max_softmax", "feature_knn")
+#: Smallest spread used to scale each score for ``combined``: a barely trained model can
+#: give all its training objects the same score, and dividing by ~0 would blow that up.
+MIN_SPREAD = {"energy": 0.1, "max_softmax": 0.01, "feature_knn": 0.01}
 #: Background boxes drawn per labelled box (and at least this many per image) for the bank.
 BACKGROUND_PER_BOX = 2
 
@@ -451,7 +454,7 @@ class SsdOpensetDetector(Detector):
             return raw[method]
         scaled = [
             (raw[name] - self.scales[name][0])
-            / max(self.scales[name][1] - self.scales[name][0], 1e-6)
+            / max(self.scales[name][1] - self.scales[name][0], MIN_SPREAD[name])
             for name in SCORE_NAMES
         ]
         return np.mean(scaled, axis=0)
