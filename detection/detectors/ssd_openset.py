@@ -18,9 +18,14 @@ higher = more unlike every known class:
 * ``combined`` (default): the mean of the three, each scaled by how it spreads over the
   training set's own known objects (0 = the median known object, 1 = its 95th percentile).
 
-Image score = the worst candidate's openness. An image always has candidates (the top
-anchors by objectness), so an image with nothing in it is scored by its most object-like
-patch of background, which ranks it low, rather than by an arbitrary constant.
+Image score = the worst openness among the object-like candidates (at least
+``min_objectness`` likely not background; weak guesses on plain background would otherwise
+decide every image's score). When nothing in an image is object-like, its single most
+object-like candidate stands for it instead of an arbitrary constant: on a site whose images
+all hold known objects, a best guess with weak class evidence is what an unknown object
+looks like to a closed-set detector, so it ranks high. (A site whose normal images are often
+empty gets high held-out scores that way, hence a high threshold; ``openness:
+"feature_knn"``, whose bank holds background boxes, should suit it better; not measured.)
 
 Usage::
 
@@ -262,6 +267,8 @@ class SsdOpensetDetector(Detector):
             )
         if len(boxes) != len(images):
             raise DetectorError(f"got box lists for {len(boxes)} of {len(images)} training images")
+        if len(images) < 2:  # batch norm cannot train on one image's 1 x 1 map
+            raise DetectorError(f"{self.kind} needs at least 2 training images; got {len(images)}")
         classes = sorted({box.label for image_boxes in boxes for box in image_boxes})
         if not classes:
             raise DetectorError(f"{self.kind} needs at least one labelled box to learn from")
