@@ -21,6 +21,7 @@ _KIND_MODULES = (
     "detection.detectors.patch_autoencoder",
     "detection.detectors.video_autoencoder",
     "detection.detectors.motion_energy",
+    "detection.detectors.ssd_openset",
 )
 
 _REGISTRY: dict[str, type[Detector]] = {}

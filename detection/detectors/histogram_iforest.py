@@ -32,7 +32,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 from sklearn.covariance import EllipticEnvelope
@@ -54,6 +54,9 @@ from detection.base import (
 from detection.features.color_histogram import color_histogram, hellinger_histogram
 from detection.registry import register
 from detection.sklearn_state import dump_estimator, load_estimator
+
+if TYPE_CHECKING:
+    from detection.objects import LabelledBox
 
 ESTIMATORS = (
     "knn",
@@ -211,6 +214,7 @@ class HistogramIForestDetector(Detector):
         images: Sequence[np.ndarray],
         *,
         labels: Sequence[str] | None = None,
+        boxes: Sequence[Sequence[LabelledBox]] | None = None,
         progress: ProgressCallback | None = None,
     ) -> Self:
         if len(images) < 2:
