@@ -138,6 +138,8 @@ def _train_on_videos(args: argparse.Namespace, normal: list[Path]) -> int:
     _sidecar(out).write_text(json.dumps(sidecar, indent=2))
     print(json.dumps({"model": str(out), "threshold": outcome.threshold, **outcome.metrics}))
     return 0
+
+
 def _boxed_images_in(
     paths: Sequence[str], coco: str | None
 ) -> tuple[list[Path], list[list[LabelledBox]]]:
@@ -307,6 +309,8 @@ def _score_videos(args: argparse.Namespace, detector: Any, videos: list[Path]) -
                 f"{s['end_s']:.3f}s\tpeak {s['peak_frame']}\t{s['peak_score']:.6f}"
             )
     return 0
+
+
 def _box_line(box: DetectedBox) -> str:
     where = f"{box.x:.1f},{box.y:.1f},{box.w:.1f},{box.h:.1f}"
     line = f"\tbox\t{box.label}\t{where}\t{box.confidence:.3f}\t{box.openness:.4f}"
@@ -391,6 +395,9 @@ def _evaluate_videos(args: argparse.Namespace, detector: Any, threshold: float) 
     for key in ("frame_auroc", "frame_ap", "event_recall", "false_alarms_per_hour", "f1"):
         value = metrics[key]
         print(f"{key}: {'n/a' if value is None else f'{value:.4f}'}")
+    return 0
+
+
 def _evaluate_objects(args: argparse.Namespace, detector: Any, threshold: float) -> int:
     """Object kinds on a COCO file: known mAP, and open-set figures for unknown classes."""
     paths, truth = _boxed_images_in(args.images or [], args.coco)
@@ -425,8 +432,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise DetectorError(f"no threshold: pass --threshold or keep {_sidecar(model).name}")
     if args.data:
         return _evaluate_videos(args, detector, threshold)
-    if not args.normal or not args.anomalous:
-        raise DetectorError("give --normal and --anomalous image folders, or --data clips")
     if args.coco:
         if not detector.needs_boxes:
             raise DetectorError(
@@ -434,7 +439,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             )
         return _evaluate_objects(args, detector, threshold)
     if not args.normal or not args.anomalous:
-        raise DetectorError("pass --normal and --anomalous folders (or --coco with --images)")
+        raise DetectorError(
+            "pass --normal and --anomalous folders, --coco with --images, or --data clips"
+        )
     normal = _images_in(args.normal)
     anomalous = _images_in(args.anomalous)
     scores = detector.score(_load(normal) + _load(anomalous)).scores
@@ -507,7 +514,11 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("images", nargs="+", help="image files or folders")
     score.add_argument("--threshold", type=float, help="default: the one saved at training")
     score.add_argument("--heatmaps", help="folder for heatmap overlays (kinds that have them)")
-    score.add_argument("--json", action="store_true", help="videos: one JSON object")
+    score.add_argument(
+        "--json",
+        action="store_true",
+        help="images: one JSON object per image (with boxes for object kinds); videos: one object",
+    )
     _video_options(score, defaults=False)
 
     evaluate_ = sub.add_parser("evaluate", help="metrics of a saved model on labelled folders")
@@ -515,12 +526,6 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_.add_argument("--normal", nargs="+", help="folders/files of normal images")
     evaluate_.add_argument("--anomalous", nargs="+", help="folders/files of anomalous images")
     evaluate_.add_argument("--data", nargs="+", help="video clips, NAME.truth.csv beside each")
-    score.add_argument("--json", action="store_true", help="one JSON object per image, with boxes")
-
-    evaluate_ = sub.add_parser("evaluate", help="metrics of a saved model on labelled folders")
-    evaluate_.add_argument("--model", required=True)
-    evaluate_.add_argument("--normal", nargs="+")
-    evaluate_.add_argument("--anomalous", nargs="+")
     evaluate_.add_argument("--coco", help="object kinds: COCO file of the --images' boxes")
     evaluate_.add_argument("--images", nargs="+", help="with --coco: image files or folders")
     evaluate_.add_argument("--threshold", type=float, help="default: the one saved at training")
