@@ -20,7 +20,9 @@ from webapp.sites.roles import Capability
 
 class FlagOutput(serializers.ModelSerializer):
     asset = serializers.IntegerField(source="score.asset_id")
-    filename = serializers.CharField(source="score.asset.filename")
+    filename = serializers.SerializerMethodField(
+        help_text="The image's name; for a segment, the video's and its frames."
+    )
     image_url = serializers.SerializerMethodField()
     heatmap_url = serializers.SerializerMethodField()
     normalised_score = serializers.SerializerMethodField(
@@ -69,6 +71,11 @@ class FlagOutput(serializers.ModelSerializer):
             "end_s",
             "preview_url",
         ]
+
+    def get_filename(self, flag: Flag) -> str:
+        if flag.is_segment:
+            return f"{flag.video.filename} frames {flag.start_frame}-{flag.end_frame}"
+        return flag.score.asset.filename
 
     def get_kind(self, flag: Flag) -> str:
         return "segment" if flag.is_segment else "image"
