@@ -132,9 +132,7 @@ def test_video_caps_each_say_which_limit(api, settings):
     settings.MAX_VIDEO_FRAMES = 25
     settings.MAX_VIDEO_PIXELS = 64 * 48 - 1
     settings.MAX_VIDEO_BYTES = len(clip) - 1
-    response = post_upload(
-        api("uploader"), "score", [("long.mp4", clip), normal_images(1)[0]]
-    )
+    response = post_upload(api("uploader"), "score", [("long.mp4", clip), normal_images(1)[0]])
     assert response.status_code == 201
     assert "the limit per video is" in errors_by_name(response.json())["long.mp4"]
     settings.MAX_VIDEO_BYTES = 10**9

@@ -16,12 +16,7 @@ import pytest
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-from tests.browser.test_review_queue import (  # noqa: F401  (fixtures)
-    CHROMIUM,
-    browser,
-    log_in,
-    page,
-)
+from tests.browser import test_review_queue as queue_tests
 from tests.factories import member
 from tests.vidfiles import clip_bytes
 from webapp.assets import video_services
@@ -32,6 +27,13 @@ from webapp.review.models import Flag, FlagStatus
 from webapp.review.services import flag_segments, record_scores
 from webapp.sites.models import Site
 from webapp.sites.roles import Role
+
+# The same browser and page fixtures and login helper as the review-queue tests.
+CHROMIUM = queue_tests.CHROMIUM
+browser = queue_tests.browser
+page = queue_tests.page
+log_in = queue_tests.log_in
+DASH = "\u2013"  # the pages write frame ranges with an en dash
 
 REPO = Path(__file__).resolve().parents[2]
 SHOTS = Path(os.environ.get("SCREENSHOT_DIR") or REPO / "var" / "screenshots")
@@ -126,7 +128,7 @@ def test_segment_review_with_the_keyboard(page, live_server, walkway):  # type: 
     expect(items).to_have_count(2)
     expect(items.nth(0)).to_have_attribute("data-flag-id", str(late.pk))
     expect(page.locator("#viewer-segment")).to_be_visible()
-    expect(page.locator("#viewer-segment-facts")).to_contain_text("Frames 40–46")
+    expect(page.locator("#viewer-segment-facts")).to_contain_text(f"Frames 40{DASH}46")
     expect(page.locator("#viewer-curve")).to_have_attribute("data-drawn", "true")
     # the segment plays in a loop inside its own stretch of the video (4.0 - 4.7 s)
     page.wait_for_function(
@@ -137,7 +139,7 @@ def test_segment_review_with_the_keyboard(page, live_server, walkway):  # type: 
     # [ goes to the earlier segment of the same video, ] back to the later one.
     page.keyboard.press("[")
     expect(items.nth(1)).to_have_class(re.compile(r"\bselected\b"))
-    expect(page.locator("#viewer-segment-facts")).to_contain_text("Frames 20–28")
+    expect(page.locator("#viewer-segment-facts")).to_contain_text(f"Frames 20{DASH}28")
     page.keyboard.press("[")
     expect(page.locator("#review-status")).to_have_text("No earlier segment in this video.")
     page.keyboard.press("]")

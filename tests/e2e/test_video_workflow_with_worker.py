@@ -65,9 +65,10 @@ def test_video_upload_train_score_segment_reject_retrain(worker, worker_log):
     assert train_video["frames_stored"] == 40 and train_video["preview_url"]
 
     first = _trained(client, worker_log)
-    assert first["is_active"] and first["manifest_counts"]["fit"] + first["manifest_counts"][
-        "holdout"
-    ] == 40
+    assert (
+        first["is_active"]
+        and first["manifest_counts"]["fit"] + first["manifest_counts"]["holdout"] == 40
+    )
 
     score_id = _upload(client, "score", "cart.mp4", clip_bytes(80, seed=0, event=EVENT))
     assert _ready(client, score_id)["status"] == "ready"

@@ -30,9 +30,7 @@ def test_version_metrics_for_a_video_with_frame_truth(site, users):
     event = upload_video(
         site, users["uploader"], "score", "event.mp4", clip_bytes(60, seed=0, event=(30, 44))
     )
-    truth = "frame_index,label\n" + "".join(
-        f"{i},{int(30 <= i < 44)}\n" for i in range(60)
-    )
+    truth = "frame_index,label\n" + "".join(f"{i},{int(30 <= i < 44)}\n" for i in range(60))
     video_services.set_frame_truth(asset=event, text=truth)
     version = services.request_training(site=site, user=users["admin"], kind="histogram_iforest")
     services.run_training(version_id=version.pk)

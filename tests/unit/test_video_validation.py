@@ -49,7 +49,7 @@ def test_each_cap_is_checked_and_named(tmp_path):
     with pytest.raises(InvalidVideo, match="30 frames; the limit is 29"):
         check(tmp_path, clip, max_frames=29)
     check(tmp_path, clip, max_frames=30)
-    with pytest.raises(InvalidVideo, match="lasts 3.0 s; the limit is 2.9 s"):
+    with pytest.raises(InvalidVideo, match=r"lasts 3\.0 s; the limit is 2\.9 s"):
         check(tmp_path, clip, max_duration_s=2.9)
     check(tmp_path, clip, max_duration_s=3.0)
 
@@ -64,7 +64,7 @@ def test_broken_files_each_get_their_reason(tmp_path):
         check(tmp_path, truncated_bytes(clip_bytes(20, suffix=".webm")), ".webm")
     empty = zero_frame_bytes()
     if empty:
-        with pytest.raises(InvalidVideo, match="no frames|empty file"):
+        with pytest.raises(InvalidVideo, match=r"no frames|empty file"):
             check(tmp_path, empty)
     with pytest.raises(InvalidVideo, match="the file is text"):
         check(tmp_path, b"hello\n" * 100)
