@@ -4,6 +4,7 @@ truth gives the version its video metrics (frame AUROC/AP, event recall, false a
 from __future__ import annotations
 
 import io
+import itertools
 
 import pytest
 
@@ -42,3 +43,58 @@ def test_version_metrics_for_a_video_with_frame_truth(site, users):
     assert video["frame_auroc"] > 0.95 and video["frame_average_precision"] > 0.9
     assert video["false_alarms_per_hour"] is not None
     assert len(version.manifest["fit"]) + len(version.manifest["holdout"]) == 30
+
+
+class _FrameDifference:
+    """Stands in for a temporal kind: a frame's score is its change from the previous one,
+    so it is only right when the frames come as one clip in time order."""
+
+    temporal = True
+    calls: list[int] = []
+
+    def score(self, frames):  # type: ignore[no-untyped-def]
+        import numpy as np
+
+        from detection.base import ScoreResult
+
+        images = [frames[i].astype(np.float32) for i in range(len(frames))]
+        self.calls.append(len(images))
+        # per cent of pixels that changed a lot (drift and noise change them a little)
+        diffs = [0.0] + [
+            float((np.abs(b - a).max(axis=2) > 60).mean() * 100)
+            for a, b in itertools.pairwise(images)
+        ]
+        return ScoreResult(scores=np.asarray(diffs))
+
+
+def test_temporal_kinds_score_each_video_as_one_clip_in_time_order(site, users, monkeypatch):  # type: ignore[no-untyped-def]
+    from webapp.detectors.models import DetectorVersion
+    from webapp.review.models import Flag
+
+    site.video_sample_fps = 0
+    site.save()
+    a = upload_video(site, users["uploader"], "score", "a.mp4", clip_bytes(30, event=(12, 20)))
+    b = upload_video(site, users["uploader"], "score", "b.mp4", clip_bytes(20, seed=3))
+    version = DetectorVersion.objects.create(
+        site=site, number=1, kind="histogram_iforest", status=JobStatus.SUCCEEDED, threshold=0.5
+    )
+    fake = _FrameDifference()
+    monkeypatch.setattr(services, "load_version_detector", lambda v: fake)
+    monkeypatch.setattr(
+        services,
+        "detector_class",
+        lambda kind: type("K", (), {"temporal": True, "uses_gpu": False}),
+    )
+    monkeypatch.setattr(services.settings, "SCORING_CHUNK_SIZE", 7)
+    frames = list(a.frames.all()) + list(b.frames.all())
+    frames.reverse()  # whatever order they come in, each video is scored in time order
+    job = services.request_scoring(site=site, version=version, assets=frames)
+    chunks = list(job.chunks.order_by("index"))
+    assert sorted(len(c.asset_ids) for c in chunks) == [20, 30]  # one chunk per video
+    for chunk in chunks:
+        services.score_chunk(chunk_id=chunk.pk)
+    assert sorted(fake.calls) == [20, 30]
+    (flag,) = Flag.objects.filter(video=a)
+    # the square appears at 12 and moves until 19; it vanishes at 20 (a change too)
+    assert 12 <= flag.start_frame <= 13 and 19 <= flag.end_frame <= 20, flag
+    assert not Flag.objects.filter(video=b).exists()

@@ -62,8 +62,10 @@ def uploads_of(site: Site) -> QuerySet[Upload]:
 
 
 def recent_uploads(site: Site, limit: int = 10) -> list[Upload]:
-    """The latest uploads of a site, each with ``n_assets`` (how many files were stored)."""
-    uploads = uploads_of(site).select_related("created_by").annotate(n_assets=Count("assets"))
+    """The latest uploads of a site, each with ``n_assets`` (how many files were stored;
+    a video counts once, not once per extracted frame)."""
+    files = Count("assets", filter=~Q(assets__media_type=MediaType.FRAME))
+    uploads = uploads_of(site).select_related("created_by").annotate(n_assets=files)
     return list(uploads[:limit])
 
 

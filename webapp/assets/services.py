@@ -48,6 +48,10 @@ class UploadResult:
     #: Assets that received a defect mask (``NAME_mask.png`` beside ``NAME.jpg``).
     masked: list[Asset] = dataclasses.field(default_factory=list)
 
+    @property
+    def videos(self) -> list[Asset]:
+        return [asset for asset in self.assets if asset.media_type == MediaType.VIDEO]
+
 
 @dataclasses.dataclass(frozen=True)
 class _Candidate:

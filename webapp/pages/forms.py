@@ -107,10 +107,14 @@ class UploadForm(forms.Form):
     #: Rendered by the form, read by the view (``incoming_files``): whether the files are
     #: acceptable is the upload service's decision, so the field only checks there are some.
     files = forms.Field(
-        label="Images or .zip archives",
+        label="Images, videos or .zip archives",
         error_messages={"required": "No files were sent; attach one or more images or a .zip."},
         widget=MultipleFileInput(
-            attrs={"multiple": True, "accept": "image/*,.zip,application/zip"}
+            attrs={
+                "multiple": True,
+                "accept": "image/*,.zip,application/zip,video/*,.mp4,.avi,.mov,.mkv,.webm,.csv",
+            }
         ),
-        help_text="Select one or more images (JPEG, PNG, ...) or .zip archives of images.",
+        help_text="Select images (JPEG, PNG, ...), videos (.mp4 .avi .mov .mkv .webm, with "
+        "NAME.truth.csv frame labels if known) or .zip archives of them.",
     )
