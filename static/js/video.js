@@ -105,4 +105,22 @@
     });
   }
   load(root.dataset.version || "");
+
+  // While a worker extracts the frames, follow its progress; reload once it is done.
+  var extraction = document.getElementById("extraction-status");
+  if (extraction && extraction.dataset.status === "extracting") {
+    var timer = setInterval(function () {
+      window.ScoreCurve.fetchJson(root.dataset.assetUrl)
+        .then(function (asset) {
+          var video = asset.video || {};
+          var text = document.getElementById("extraction-progress");
+          if (text) text.textContent = Math.round(100 * (video.progress || 0)) + " %";
+          if (video.status !== "extracting") {
+            clearInterval(timer);
+            window.location.reload();
+          }
+        })
+        .catch(function () {});
+    }, 2000);
+  }
 })();

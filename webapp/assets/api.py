@@ -58,7 +58,8 @@ class VideoOutput(serializers.ModelSerializer):
         ]
 
     def get_frames_stored(self, video: Video) -> int:
-        return video.asset.frames.count()
+        counted = getattr(video.asset, "n_frames", None)  # lists annotate it: no query each
+        return counted if counted is not None else video.asset.frames.count()
 
     def get_preview_url(self, video: Video) -> str | None:
         return f"/api/assets/{video.asset_id}/preview/" if video.preview else None

@@ -42,7 +42,11 @@ def assets_of(
     A video's frames are listed with it (``/api/assets/{id}/frame-scores/``), not one by
     one among the images.
     """
-    assets = Asset.objects.filter(site=site).select_related("video")
+    assets = (
+        Asset.objects.filter(site=site)
+        .select_related("video")
+        .annotate(n_frames=Count("frames", distinct=True))
+    )
     if media_type:
         assets = assets.filter(media_type=media_type)
     else:
