@@ -1,7 +1,10 @@
-"""``python -m detection``: train, score and evaluate detectors on folders of images.
+"""``python -m detection``: train, score and evaluate detectors on folders of images or videos.
 
 For data scientists and for sites that want to try a kind before using the web app; it
-runs the same code as the workers.
+runs the same code as the workers. Videos (``.mp4 .avi .mov .mkv .webm``, ``--fps`` to
+sample) are clips: temporal kinds (``video_autoencoder``, ``motion_energy``) learn from
+them whole, image kinds from their frames; ``score`` prints per-frame scores and event
+segments, ``evaluate --data`` reads the frame truth ``NAME.truth.csv`` beside each clip.
 """
 
 from __future__ import annotations
@@ -19,7 +22,10 @@ from detection.base import DetectorError
 from detection.images import list_images, read_image
 from detection.metrics import evaluate
 from detection.registry import available_kinds, detector_class, load_detector
-from detection.training import fit_and_calibrate
+from detection.segments import find_segments
+from detection.training import fit_and_calibrate, fit_and_calibrate_clips
+from detection.video_io import VIDEO_SUFFIXES, iter_frames, probe_video, read_frame_truth
+from detection.video_metrics import labels_from_truth, video_metrics
 from detection.weights import import_weights_file, use_project_torch_home
 
 
@@ -63,7 +69,83 @@ def _labelled_images_in(folders: Sequence[str]) -> tuple[list[Path], list[str]]:
     return paths, labels
 
 
+def _videos_in(paths: Sequence[str]) -> list[Path]:
+    """Video files named directly or found (sorted) in the given folders."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found.extend(sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES))
+        elif path.suffix.lower() in VIDEO_SUFFIXES:
+            found.append(path)
+    return found
+
+
+def _read_video(path: Path, fps: float | None) -> tuple[list[int], list[float], list[Any]]:
+    """(frame indices, timestamps in s, frames) of the frames sampled at ``fps``."""
+    indices, times, frames = [], [], []
+    for index, timestamp, frame in iter_frames(path, target_fps=fps):
+        indices.append(index)
+        times.append(timestamp)
+        frames.append(frame)
+    return indices, times, frames
+
+
+def _sampled_fps(paths: Sequence[Path], fps: float | None) -> float:
+    """The frame rate the scores come at: the source rate, or ``--fps`` when lower."""
+    source = probe_video(paths[0]).fps
+    return min(source, fps) if fps else source
+
+
+def _truth_beside(video: Path) -> dict[int, int] | None:
+    path = video.with_name(video.stem + ".truth.csv")
+    return read_frame_truth(path.read_text()) if path.exists() else None
+
+
+def _train_on_videos(args: argparse.Namespace, normal: list[Path]) -> int:
+    anomalous = _videos_in(args.anomalous or [])
+    print(f"training {args.kind} on {len(normal)} normal clips", file=sys.stderr)
+    clips = [_read_video(path, args.fps)[2] for path in normal]
+    bad = [_read_video(path, args.fps) for path in anomalous]
+    # the truth is per source frame, the clips hold the sampled frames: key it by position
+    truth = []
+    for path, (indices, _, _) in zip(anomalous, bad, strict=True):
+        known = _truth_beside(path)
+        truth.append(None if known is None else {p: known.get(i, 1) for p, i in enumerate(indices)})
+    fps = _sampled_fps(normal, args.fps)
+    outcome = fit_and_calibrate_clips(
+        args.kind,
+        json.loads(args.params) if args.params else None,
+        clips,
+        [frames for _, _, frames in bad],
+        anomalous_truth=truth,
+        target_fpr=args.target_fpr,
+        threshold_method=args.threshold_method,
+        fixed_threshold=args.threshold,
+        seed=args.seed,
+        fps=fps,
+        min_length=args.min_length,
+        max_gap=args.max_gap,
+        progress=_print_progress if args.verbose else None,
+    )
+    out = Path(args.out)
+    outcome.detector.save(out)
+    video = {"fps": args.fps, "min_length": args.min_length, "max_gap": args.max_gap}
+    sidecar = {"threshold": outcome.threshold, "metrics": outcome.metrics, "video": video}
+    _sidecar(out).write_text(json.dumps(sidecar, indent=2))
+    print(json.dumps({"model": str(out), "threshold": outcome.threshold, **outcome.metrics}))
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    videos = _videos_in(args.data)
+    if videos:
+        return _train_on_videos(args, videos)
+    if getattr(detector_class(args.kind), "temporal", False):
+        raise DetectorError(
+            f"{args.kind} learns from video: give --data folders or files of "
+            f"{' '.join(VIDEO_SUFFIXES)} clips"
+        )
     labels = None
     if detector_class(args.kind).needs_labels:
         normal, labels = _labelled_images_in(args.data)
@@ -116,9 +198,95 @@ def _save_heatmap(folder: Path, path: Path, image: Any, heatmap: Any) -> None:
     cv2.imwrite(str(folder / f"{path.stem}_heatmap.png"), overlay)
 
 
+def _video_settings(model: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Sampling and segment settings: the command line's, else those saved at training."""
+    saved: dict[str, Any] = {"fps": None, "min_length": 1, "max_gap": 0}
+    if _sidecar(model).exists():
+        saved.update(json.loads(_sidecar(model).read_text()).get("video") or {})
+    for name in saved:
+        given = getattr(args, name, None)
+        if given is not None:
+            saved[name] = given
+    return saved
+
+
+def _score_video(detector: Any, path: Path, fps: float | None) -> dict[str, Any]:
+    """One clip's per-frame scores (temporal kinds see the clip whole)."""
+    indices, times, frames = _read_video(path, fps)
+    if getattr(detector, "temporal", False):
+        scores = detector.score_clip(frames).scores
+    else:
+        scores = np.concatenate([detector.score([f]).scores for f in frames] or [np.zeros(0)])
+    return {"path": str(path), "indices": indices, "times": times, "scores": scores}
+
+
+def _segments_json(clip: dict[str, Any], threshold: float, settings: dict[str, Any]) -> list:
+    segments = find_segments(
+        clip["scores"], threshold, min_length=settings["min_length"], max_gap=settings["max_gap"]
+    )
+    index, times = clip["indices"], clip["times"]
+    return [
+        {
+            "start_frame": index[s.start],
+            "end_frame": index[s.end],
+            "start_s": round(times[s.start], 3),
+            "end_s": round(times[s.end], 3),
+            "peak_frame": index[s.peak],
+            "peak_score": s.peak_score,
+        }
+        for s in segments
+    ]
+
+
+def _score_videos(args: argparse.Namespace, detector: Any, videos: list[Path]) -> int:
+    model = Path(args.model)
+    threshold = _threshold(model, args.threshold)
+    settings = _video_settings(model, args)
+    report = []
+    for path in videos:
+        clip = _score_video(detector, path, settings["fps"])
+        segments = [] if threshold is None else _segments_json(clip, threshold, settings)
+        report.append({**clip, "segments": segments})
+    if args.json:
+        out = {
+            "threshold": threshold,
+            "clips": [
+                {
+                    "path": c["path"],
+                    "frames": [
+                        {"index": i, "time_s": round(t, 3), "score": float(v)}
+                        for i, t, v in zip(c["indices"], c["times"], c["scores"], strict=True)
+                    ],
+                    "segments": c["segments"],
+                }
+                for c in report
+            ],
+        }
+        print(json.dumps(out))
+        return 0
+    for clip in report:
+        print(f"# {clip['path']}")
+        print("frame\ttime_s\tscore\tverdict")
+        for i, t, value in zip(clip["indices"], clip["times"], clip["scores"], strict=True):
+            verdict = "-" if threshold is None else ("anomalous" if value > threshold else "normal")
+            print(f"{i}\t{t:.3f}\t{value:.6f}\t{verdict}")
+        print(f"# {len(clip['segments'])} segment(s)")
+        for s in clip["segments"]:
+            print(
+                f"segment\t{s['start_frame']}-{s['end_frame']}\t{s['start_s']:.3f}-"
+                f"{s['end_s']:.3f}s\tpeak {s['peak_frame']}\t{s['peak_score']:.6f}"
+            )
+    return 0
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     model = Path(args.model)
     detector = load_detector(model)
+    videos = _videos_in(args.images)
+    if videos:
+        return _score_videos(args, detector, videos)
+    if getattr(detector, "temporal", False):
+        raise DetectorError(f"{detector.kind} scores video clips; give .mp4 (etc.) files")
     threshold = _threshold(model, args.threshold)
     heatmaps = Path(args.heatmaps) if args.heatmaps else None
     print("path\tscore\tverdict")
@@ -137,12 +305,55 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate_videos(args: argparse.Namespace, detector: Any, threshold: float) -> int:
+    model = Path(args.model)
+    settings = _video_settings(model, args)
+    videos = _videos_in(args.data)
+    if not videos:
+        raise DetectorError("no video clips found in --data")
+    clips, skipped = [], []
+    for path in videos:
+        truth = _truth_beside(path)
+        if truth is None:
+            skipped.append(path.name)
+            continue
+        clip = _score_video(detector, path, settings["fps"])
+        labels = labels_from_truth(truth, max(clip["indices"]) + 1, default=-1)
+        clips.append((clip["scores"], labels[clip["indices"]]))
+    if not clips:
+        raise DetectorError("no clip has its frame truth (NAME.truth.csv) beside it")
+    metrics = video_metrics(
+        clips,
+        threshold,
+        fps=_sampled_fps(videos, settings["fps"]),
+        min_length=settings["min_length"],
+        max_gap=settings["max_gap"],
+    )
+    metrics["clips_without_truth"] = skipped
+    if args.json:
+        print(json.dumps(metrics))
+        return 0
+    print(
+        f"{len(clips)} clips ({metrics['n_normal']} normal, {metrics['n_anomalous']} abnormal "
+        f"frames); threshold {threshold:.6f}"
+        + (f"; no truth, skipped: {', '.join(skipped)}" if skipped else "")
+    )
+    for key in ("frame_auroc", "frame_ap", "event_recall", "false_alarms_per_hour", "f1"):
+        value = metrics[key]
+        print(f"{key}: {'n/a' if value is None else f'{value:.4f}'}")
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     model = Path(args.model)
     detector = load_detector(model)
     threshold = _threshold(model, args.threshold)
     if threshold is None:
         raise DetectorError(f"no threshold: pass --threshold or keep {_sidecar(model).name}")
+    if args.data:
+        return _evaluate_videos(args, detector, threshold)
+    if not args.normal or not args.anomalous:
+        raise DetectorError("give --normal and --anomalous image folders, or --data clips")
     normal = _images_in(args.normal)
     anomalous = _images_in(args.anomalous)
     scores = detector.score(_load(normal) + _load(anomalous)).scores
@@ -164,6 +375,26 @@ def cmd_weights(args: argparse.Namespace) -> int:
     return 0
 
 
+def _video_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    """Sampling and segment options; score/evaluate default to those saved at training."""
+    saved = "" if defaults else " (default: as trained)"
+    parser.add_argument(
+        "--fps", type=float, help=f"videos: sample this many frames per second{saved}"
+    )
+    parser.add_argument(
+        "--min-length",
+        type=int,
+        default=1 if defaults else None,
+        help=f"videos: shortest segment, in frames{saved}",
+    )
+    parser.add_argument(
+        "--max-gap",
+        type=int,
+        default=0 if defaults else None,
+        help=f"videos: frames below threshold bridged inside a segment{saved}",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m detection", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -175,7 +406,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--data",
         nargs="+",
         required=True,
-        help="folders/files of normal images (classifier_openset: DIR/<class>/ subfolders)",
+        help="folders/files of normal images (classifier_openset: DIR/<class>/ subfolders) "
+        "or of normal video clips",
     )
     train.add_argument("--kind", choices=available_kinds(), default="histogram_iforest")
     train.add_argument("--params", help='JSON object, e.g. \'{"estimator": "one_class_svm"}\'')
@@ -186,19 +418,24 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--threshold", type=float, help="with --threshold-method fixed")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--verbose", action="store_true", help="print progress")
+    _video_options(train, defaults=True)
 
     score = sub.add_parser("score", help="score images with a saved model")
     score.add_argument("--model", required=True)
     score.add_argument("images", nargs="+", help="image files or folders")
     score.add_argument("--threshold", type=float, help="default: the one saved at training")
     score.add_argument("--heatmaps", help="folder for heatmap overlays (kinds that have them)")
+    score.add_argument("--json", action="store_true", help="videos: one JSON object")
+    _video_options(score, defaults=False)
 
     evaluate_ = sub.add_parser("evaluate", help="metrics of a saved model on labelled folders")
     evaluate_.add_argument("--model", required=True)
-    evaluate_.add_argument("--normal", nargs="+", required=True)
-    evaluate_.add_argument("--anomalous", nargs="+", required=True)
+    evaluate_.add_argument("--normal", nargs="+", help="folders/files of normal images")
+    evaluate_.add_argument("--anomalous", nargs="+", help="folders/files of anomalous images")
+    evaluate_.add_argument("--data", nargs="+", help="video clips, NAME.truth.csv beside each")
     evaluate_.add_argument("--threshold", type=float, help="default: the one saved at training")
     evaluate_.add_argument("--json", action="store_true", help="one JSON object")
+    _video_options(evaluate_, defaults=False)
 
     weights = sub.add_parser("weights", help="import torchvision weights files (offline)")
     weights.add_argument("files", nargs="+")

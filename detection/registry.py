@@ -19,6 +19,8 @@ _KIND_MODULES = (
     "detection.detectors.deep_knn",
     "detection.detectors.classifier_openset",
     "detection.detectors.patch_autoencoder",
+    "detection.detectors.video_autoencoder",
+    "detection.detectors.motion_energy",
 )
 
 _REGISTRY: dict[str, type[Detector]] = {}

@@ -202,3 +202,201 @@ def fit_and_calibrate(
         anomaly_scores=anomaly_scores,
         metrics=metrics,
     )
+
+
+# -- video -------------------------------------------------------------------------------
+
+#: Frames left out between a fitted and a held-out block of the same clip, when the kind
+#: does not say how many neighbours it looks at.
+DEFAULT_TEMPORAL_GAP = 8
+
+
+def temporal_gap(detector: Detector) -> int:
+    """Frames a score depends on around each frame: cube length or smoothing window.
+
+    A held-out block must start at least this far from the fitted frames, or the threshold
+    would be calibrated on frames the model has half seen.
+    """
+    params = detector.params
+    context = [getattr(params, name, 0) for name in ("cube_length", "smooth_frames")]
+    known = [int(value) for value in context if isinstance(value, int) and value > 0]
+    return max(known) if known else DEFAULT_TEMPORAL_GAP
+
+
+@dataclasses.dataclass(frozen=True)
+class ClipPart:
+    """Frames ``start`` to ``stop - 1`` of normal clip ``clip``."""
+
+    clip: int
+    start: int
+    stop: int
+
+
+def split_clips(
+    lengths: Sequence[int], holdout_fraction: float, seed: int, gap: int
+) -> tuple[list[ClipPart], list[ClipPart]]:
+    """(fitted parts, held-out parts) of normal clips with these frame counts.
+
+    With two clips or more, whole clips are held out (a seeded choice of clips whose frames
+    come closest to ``holdout_fraction``, at least one, never all). With one clip, one
+    contiguous block of that share of its frames is held out at a seeded position, and
+    ``gap`` frames on each side of it are used for neither, so no held-out frame is next to
+    a fitted one.
+    """
+    if not 0 <= holdout_fraction < 1:
+        raise DetectorError("holdout_fraction must be in [0, 1)")
+    whole = [ClipPart(c, 0, n) for c, n in enumerate(lengths) if n > 0]
+    if not whole:
+        raise DetectorError("no normal frames to train on")
+    if holdout_fraction == 0:
+        return whole, []
+    total = sum(part.stop for part in whole)
+    target = holdout_fraction * total
+    if len(whole) >= 2:
+        order = np.random.default_rng(seed).permutation(len(whole))
+        held: list[ClipPart] = []
+        frames = 0
+        for position in order[:-1]:  # never hold out every clip
+            part = whole[position]
+            if held and abs(frames + part.stop - target) >= abs(frames - target):
+                break
+            held.append(part)
+            frames += part.stop
+        fitted = [part for part in whole if part not in held]
+        return sorted(fitted, key=lambda p: p.clip), sorted(held, key=lambda p: p.clip)
+    [only] = whole
+    n = only.stop
+    size = max(1, round(holdout_fraction * n))
+    if n - size - gap < 2:
+        raise DetectorError(
+            f"a clip of {n} frames is too short to hold out {size} frames with a gap of "
+            f"{gap} frames on each side; upload more normal video or lower holdout_fraction"
+        )
+    start = int(np.random.default_rng(seed).integers(0, n - size + 1))
+    fitted = [
+        ClipPart(only.clip, a, b)
+        for a, b in ((0, start - gap), (start + size + gap, n))
+        if b - a > 0
+    ]
+    return fitted, [ClipPart(only.clip, start, start + size)]
+
+
+def _flat_indices(parts: Sequence[ClipPart], offsets: Sequence[int]) -> list[int]:
+    return [offsets[p.clip] + i for p in parts for i in range(p.start, p.stop)]
+
+
+def _part_frames(clips: Sequence[Sequence[np.ndarray]], part: ClipPart) -> Sequence[np.ndarray]:
+    return Subset(clips[part.clip], range(part.start, part.stop))
+
+
+def _score_clip(detector: Detector, frames: Sequence[np.ndarray]) -> np.ndarray:
+    """Per-frame scores of one clip: together for temporal kinds, in chunks for the others."""
+    if getattr(detector, "temporal", False):
+        return np.asarray(detector.score_clip(frames).scores, np.float64)  # type: ignore[attr-defined]
+    return score_in_chunks(detector, frames, keep_heatmaps=False)[0]
+
+
+def fit_and_calibrate_clips(
+    kind: str,
+    params: Mapping[str, Any] | None,
+    normal_clips: Sequence[Sequence[np.ndarray]],
+    anomalous_clips: Sequence[Sequence[np.ndarray]] = (),
+    *,
+    anomalous_truth: Sequence[Mapping[int, int] | None] | None = None,
+    holdout_fraction: float = 0.2,
+    target_fpr: float = 0.01,
+    threshold_method: str = "fpr",
+    fixed_threshold: float | None = None,
+    seed: int = 0,
+    fps: float | None = None,
+    min_length: int = 1,
+    max_gap: int = 0,
+    progress: ProgressCallback | None = None,
+) -> TrainingOutcome:
+    """:func:`fit_and_calibrate` for video: clips in, held-out data as whole clips or blocks.
+
+    ``normal_clips``: frames of normal video, each clip in time order. The held-out part
+    (:func:`split_clips`) is scored clip by clip and sets the threshold as for images.
+    ``fit_indices`` / ``holdout_indices`` index the concatenation of all normal clips'
+    frames in order. ``anomalous_clips`` are scored whole; ``anomalous_truth`` gives each
+    one's frame labels (None or missing frames: abnormal). The metrics are those of
+    :func:`detection.video_metrics.video_metrics` over the held-out clips (all normal) and
+    the anomalous ones, with segments of ``min_length`` / ``max_gap`` (false alarms per
+    hour need ``fps``); ``anomaly_scores`` are the scores of the frames labelled abnormal.
+    Image kinds work too: they are fitted on the fitted frames and score frame by frame.
+    """
+    from detection.video_metrics import labels_from_truth, video_metrics
+
+    if threshold_method not in THRESHOLD_METHODS:
+        raise DetectorError(f"threshold_method must be one of {', '.join(THRESHOLD_METHODS)}")
+    if threshold_method == "fixed" and fixed_threshold is None:
+        raise DetectorError("threshold_method 'fixed' needs a fixed_threshold")
+    if anomalous_truth is not None and len(anomalous_truth) != len(anomalous_clips):
+        raise DetectorError(
+            f"got frame truth for {len(anomalous_truth)} of {len(anomalous_clips)} clips"
+        )
+    detector = create_detector(kind, params)
+    lengths = [len(clip) for clip in normal_clips]
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(int).tolist()
+    fit_parts, holdout_parts = split_clips(lengths, holdout_fraction, seed, temporal_gap(detector))
+    if not holdout_parts and threshold_method != "fixed":
+        raise DetectorError("calibration needs held-out normal video; raise holdout_fraction")
+    started = time.perf_counter()
+    fit_clips = [_part_frames(normal_clips, part) for part in fit_parts]
+    fit_progress = scaled_progress(progress, 0, 0.8)
+    if getattr(detector, "temporal", False):
+        detector.fit_clips(fit_clips, progress=fit_progress)  # type: ignore[attr-defined]
+    else:
+        frames = Subset([f for clip in fit_clips for f in clip], range(sum(map(len, fit_clips))))
+        detector.fit(frames, progress=fit_progress)
+    train_seconds = time.perf_counter() - started
+    report = scaled_progress(progress, 0.8, 1.0)
+    report(0.0, "scoring held-out video")
+    holdout = [_score_clip(detector, _part_frames(normal_clips, p)) for p in holdout_parts]
+    holdout_scores = np.concatenate(holdout) if holdout else np.zeros(0)
+    anomalous = []
+    for number, clip in enumerate(anomalous_clips):
+        truth = anomalous_truth[number] if anomalous_truth is not None else None
+        scores = _score_clip(detector, clip)
+        anomalous.append((scores, labels_from_truth(truth, len(clip), default=1)))
+        report((number + 1) / max(1, len(anomalous_clips)), f"anomalous clip {number + 1}")
+    anomaly_scores = np.concatenate([s[y == 1] for s, y in anomalous]) if anomalous else np.zeros(0)
+
+    used_method = threshold_method
+    if threshold_method == "f1" and anomaly_scores.size == 0:
+        used_method = "fpr"
+    if used_method == "fpr":
+        threshold = threshold_for_fpr(holdout_scores, target_fpr)
+    elif used_method == "f1":
+        normal_frames = np.concatenate([holdout_scores, *(s[y == 0] for s, y in anomalous)])
+        threshold = f1_optimal_threshold(normal_frames, anomaly_scores)
+    else:
+        threshold = float(fixed_threshold)  # type: ignore[arg-type]
+
+    clips = [(s, np.zeros(s.size, np.int64)) for s in holdout] + anomalous
+    metrics = video_metrics(clips, threshold, fps=fps, min_length=min_length, max_gap=max_gap)
+    fit_indices = _flat_indices(fit_parts, offsets)
+    holdout_indices = _flat_indices(holdout_parts, offsets)
+    metrics.update(
+        n_fit=len(fit_indices),
+        n_holdout=len(holdout_indices),
+        n_fit_clips=len(fit_parts),
+        n_holdout_clips=len(holdout_parts),
+        threshold_method=used_method,
+        requested_threshold_method=threshold_method,
+        target_fpr=target_fpr,
+        train_seconds=round(train_seconds, 3),
+        holdout_score_mean=float(holdout_scores.mean()) if holdout_scores.size else None,
+        holdout_score_max=float(holdout_scores.max()) if holdout_scores.size else None,
+        pixel_auroc=None,
+    )
+    report(1.0, "calibrated")
+    return TrainingOutcome(
+        detector=detector,
+        threshold=float(threshold),
+        fit_indices=fit_indices,
+        holdout_indices=holdout_indices,
+        holdout_scores=holdout_scores,
+        anomaly_scores=anomaly_scores,
+        metrics=metrics,
+    )

@@ -1,0 +1,1 @@
+"""Parts shared by several detector kinds (anomalib's ``models/components`` idea)."""

@@ -1,0 +1,371 @@
+"""Spatio-temporal autoencoder on short cubes of frames (Conv3D, ConvLSTM, Conv3D-transpose).
+
+The seed design for surveillance video (Chong & Tay, "Abnormal event detection in videos
+using spatiotemporal autoencoder", ISNN 2017): frames become small greyscale arrays, ``T``
+consecutive ones form a cube, a Conv3D encoder squeezes it, a ConvLSTM carries the motion
+through the bottleneck and a Conv3D-transpose decoder rebuilds the cube. Trained on normal
+video only, it rebuilds what it saw often (people walking) and fails on what it never saw
+(a bike, a cart): the reconstruction error is the anomaly score.
+
+What makes it score well beyond the paper's recipe (each choice is general, not tuned to one
+site; trials in ``benchmarks/README.md``):
+
+* a *motion channel* beside the grey one (``|frame - previous frame|``): an abnormal
+  object is often abnormal by its speed, which a single grey channel only shows weakly;
+* the error is pooled per *region* (``region`` pixels square) and divided by that region's
+  99th-percentile error on the normal training frames (:class:`RegionNormaliser`); the
+  frame's score is its worst region, because anomalies are small objects and a whole-frame
+  mean would drown them among the walkers;
+* each frame's error map is the mean over the cubes that cover it, and the per-frame curve
+  is smoothed over ``smooth_frames`` frames (events last seconds, noise does not).
+
+The heatmap of a frame is its normalised region map at the frame's resolution.
+
+    detector = VideoAutoencoderDetector({"epochs": 10})
+    detector.fit_clips([clip_a, clip_b])      # lists of BGR uint8 frames, in time order
+    result = detector.score_clip(new_clip)    # result.scores: one per frame
+    detector.save("walkway.zip")
+    detector = VideoAutoencoderDetector.load("walkway.zip")
+
+The artefact holds the ``state_dict`` and the normaliser as plain tensors (``torch.save``,
+read back with ``weights_only=True``): no pickled objects. Training is seeded inside
+``torch.random.fork_rng``; CUDA is used when present (:func:`detection.device.pick_device`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
+
+import numpy as np
+
+from detection.base import (
+    DetectorError,
+    Params,
+    ParamsError,
+    ProgressCallback,
+    ScoreResult,
+    check_device_param,
+)
+from detection.components.frame_cubes import (
+    RegionNormaliser,
+    cover_frames,
+    cube_starts,
+    frame_shape,
+    grey_frames,
+    make_cubes,
+    motion_maps,
+    region_means,
+    smooth_in_time,
+)
+from detection.registry import register
+from detection.temporal import TemporalDetector
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+MODEL_FILE = "model.pt"
+NORMALISER_FILE = "normaliser.pt"
+#: The encoder halves height and width three times; the frame side must divide by this.
+SPATIAL_FACTOR = 8
+#: Frame differences are mostly small; scaled so that a walker's motion spans the sigmoid
+#: output's range about as much as the grey values do (then clipped to 1).
+MOTION_GAIN = 4.0
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoAutoencoderParams(Params):
+    #: Frames are resized to this width (multiple of 8); the height keeps the aspect.
+    frame_width: int = 128
+    #: Frames per cube (even: the encoder halves time once).
+    cube_length: int = 8
+    #: Frames between the starts of training cubes, and of scoring cubes.
+    train_stride: int = 2
+    score_stride: int = 4
+    #: Add the |frame difference| channel to the grey one.
+    motion_channel: bool = True
+    #: Channels of the first Conv3D layer (doubled in the second).
+    width: int = 16
+    #: Channels of the ConvLSTM state at 1/8 of the frame side: the bottleneck.
+    hidden_channels: int = 16
+    epochs: int = 12
+    batch_size: int = 8
+    learning_rate: float = 1e-3
+    #: Side of the square regions the error is pooled over, in pixels at ``frame_width``.
+    region: int = 16
+    #: Each region's error is divided by this quantile of its error on normal frames.
+    region_quantile: float = 0.99
+    #: Centred moving average of the per-frame scores, in frames; 1 = none.
+    smooth_frames: int = 9
+    #: At most this many training cubes per epoch (a random subset); 0 = all.
+    max_cubes_per_epoch: int = 0
+    #: "auto" (CUDA when available), "cpu" or "cuda".
+    device: str = "auto"
+    seed: int = 0
+
+    @property
+    def channels(self) -> int:
+        return 2 if self.motion_channel else 1
+
+    def validate(self) -> None:
+        def integer(name: str, low: int, high: int) -> None:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                raise ParamsError(f"{name} must be an integer between {low} and {high}")
+
+        integer("frame_width", 16, 1024)
+        if self.frame_width % SPATIAL_FACTOR:
+            raise ParamsError(f"frame_width must be a multiple of {SPATIAL_FACTOR}")
+        integer("cube_length", 2, 64)
+        if self.cube_length % 2:
+            raise ParamsError("cube_length must be even (the encoder halves time once)")
+        integer("train_stride", 1, 64)
+        integer("score_stride", 1, 64)
+        if self.score_stride > self.cube_length or self.train_stride > self.cube_length:
+            raise ParamsError("strides must not exceed cube_length, or frames go uncovered")
+        if not isinstance(self.motion_channel, bool):
+            raise ParamsError("motion_channel must be true or false")
+        integer("width", 2, 256)
+        integer("hidden_channels", 1, 512)
+        integer("epochs", 1, 10_000)
+        integer("batch_size", 1, 1024)
+        if not isinstance(self.learning_rate, int | float) or not 0 < self.learning_rate <= 1:
+            raise ParamsError("learning_rate must be in (0, 1]")
+        integer("region", 1, 1024)
+        if (
+            not isinstance(self.region_quantile, int | float)
+            or not 0.5 <= self.region_quantile <= 1
+        ):
+            raise ParamsError("region_quantile must be between 0.5 and 1")
+        integer("smooth_frames", 1, 1000)
+        integer("max_cubes_per_epoch", 0, 10_000_000)
+        check_device_param(self.device)
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+            raise ParamsError("seed must be an integer")
+
+
+def build_model(channels: int, width: int, hidden: int) -> nn.Module:
+    """Conv3D encoder -> ConvLSTM bottleneck -> Conv3D-transpose decoder (sigmoid output).
+
+    (B, C, T, H, W) -> same shape. The encoder halves H and W three times and T once; the
+    ConvLSTM runs over the remaining T / 2 steps at 1/8 of the side. No batch norm: a cube's
+    error must not depend on the other cubes of its batch.
+    """
+    from torch import nn
+
+    from detection.components.conv_lstm import ConvLSTM
+
+    class VideoAutoencoder(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            act = nn.LeakyReLU(0.2)
+            self.encoder = nn.Sequential(
+                nn.Conv3d(channels, width, 3, stride=(1, 2, 2), padding=1),
+                act,
+                nn.Conv3d(width, 2 * width, 3, stride=2, padding=1),
+                act,
+                nn.Conv3d(2 * width, 2 * width, 3, stride=(1, 2, 2), padding=1),
+                act,
+            )
+            self.bottleneck = ConvLSTM(2 * width, hidden)
+            self.decoder = nn.Sequential(
+                nn.ConvTranspose3d(hidden, 2 * width, (3, 4, 4), (1, 2, 2), (1, 1, 1)),
+                act,
+                nn.ConvTranspose3d(2 * width, width, 4, 2, 1),
+                act,
+                nn.ConvTranspose3d(width, channels, (3, 4, 4), (1, 2, 2), (1, 1, 1)),
+                nn.Sigmoid(),
+            )
+
+        def forward(self, cubes: torch.Tensor) -> torch.Tensor:
+            encoded, _ = self.bottleneck(self.encoder(cubes))
+            return self.decoder(encoded)
+
+    return VideoAutoencoder()
+
+
+@register
+class VideoAutoencoderDetector(TemporalDetector):
+    """Conv3D + ConvLSTM autoencoder on frame cubes; worst normalised region error per frame."""
+
+    kind = "video_autoencoder"
+    params_class = VideoAutoencoderParams
+    params: VideoAutoencoderParams
+    uses_gpu = True
+
+    #: Cubes per forward pass when scoring.
+    score_batch = 16
+
+    def __init__(self, params: Params | dict[str, Any] | None = None) -> None:
+        super().__init__(params)
+        self.model: nn.Module | None = None
+        #: (height, width) frames are resized to, fixed by the first training frame.
+        self.shape: tuple[int, int] | None = None
+        self.normaliser: RegionNormaliser | None = None
+        self.loss_history: list[float] = []
+        self._device: torch.device | None = None
+
+    @property
+    def device(self) -> torch.device:
+        if self._device is None:
+            from detection.device import pick_device
+
+            self._device = pick_device(self.params.device)
+        return self._device
+
+    # -- preparation ------------------------------------------------------------------
+    def _frames(self, frames: Sequence[np.ndarray]) -> np.ndarray:
+        """A clip -> (N, C, H, W) float32 in [0, 1]: grey, and scaled motion if asked."""
+        assert self.shape is not None
+        grey = grey_frames(frames, self.shape)
+        channels = [grey]
+        if self.params.motion_channel:
+            channels.append(np.minimum(motion_maps(grey) * MOTION_GAIN, 1.0))
+        return np.stack(channels, axis=1)
+
+    # -- the interface ----------------------------------------------------------------
+    def fit_clips(
+        self, clips: Sequence[Sequence[np.ndarray]], *, progress: ProgressCallback | None = None
+    ) -> Self:
+        import torch
+
+        p = self.params
+        clips = [clip for clip in clips if len(clip)]
+        if not clips:
+            raise DetectorError(f"{self.kind} needs at least one training clip with frames")
+        self.shape = frame_shape(clips[0][0], p.frame_width, SPATIAL_FACTOR)
+        prepared = []
+        for number, clip in enumerate(clips):
+            prepared.append(self._frames(clip))
+            if progress:
+                progress(0.05 * (number + 1) / len(clips), f"frames of clip {number + 1}")
+        # (clip, start) of every training cube; cubes are cut from the clips on the fly
+        cubes = [
+            (c, s)
+            for c, frames in enumerate(prepared)
+            for s in cube_starts(len(frames), p.cube_length, p.train_stride)
+        ]
+        device = self.device
+        rng = np.random.default_rng(p.seed)
+        per_epoch = len(cubes)
+        if p.max_cubes_per_epoch:
+            per_epoch = min(per_epoch, p.max_cubes_per_epoch)
+        n_steps = math.ceil(per_epoch / p.batch_size)
+        history: list[float] = []
+        devices = [device] if device.type == "cuda" else []
+        with (
+            torch.random.fork_rng(devices=devices),
+            torch.backends.cudnn.flags(enabled=True, benchmark=False, deterministic=True),
+        ):
+            torch.manual_seed(p.seed)
+            model = build_model(p.channels, p.width, p.hidden_channels).to(device)
+            optimizer = torch.optim.Adam(model.parameters(), lr=p.learning_rate)
+            model.train()
+            for epoch in range(p.epochs):
+                order = rng.permutation(len(cubes))[:per_epoch]
+                loss_sum = 0.0
+                for step in range(n_steps):
+                    chosen = order[step * p.batch_size : (step + 1) * p.batch_size]
+                    batch = np.concatenate(
+                        [
+                            make_cubes(prepared[cubes[i][0]], [cubes[i][1]], p.cube_length)
+                            for i in chosen
+                        ]
+                    )
+                    x = torch.from_numpy(batch).to(device)
+                    loss = ((model(x) - x) ** 2).mean()
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    loss_sum += float(loss.detach()) * len(chosen)
+                history.append(loss_sum / per_epoch)
+                if progress:
+                    progress(
+                        0.05 + 0.8 * (epoch + 1) / p.epochs,
+                        f"epoch {epoch + 1}/{p.epochs}: loss {history[-1]:.5f}",
+                    )
+        self.model = model.eval()
+        self.loss_history = history
+        # what each region's error reaches on normal frames, for the normalisation
+        regions = np.concatenate([region_means(self._error_maps(f), p.region) for f in prepared])
+        self.normaliser = RegionNormaliser(p.region_quantile).fit(regions)
+        self.is_fitted = True
+        if progress:
+            progress(1.0, f"fitted on {len(cubes)} cubes of {len(clips)} clip(s)")
+        return self
+
+    def _error_maps(self, prepared: np.ndarray) -> np.ndarray:
+        """(N, C, H, W) prepared frames -> (N, H, W) per-pixel squared error per frame."""
+        import torch
+
+        assert self.model is not None
+        p = self.params
+        starts = cube_starts(len(prepared), p.cube_length, p.score_stride)
+        errors = []
+        with torch.inference_mode():
+            for first in range(0, len(starts), self.score_batch):
+                batch = make_cubes(
+                    prepared, starts[first : first + self.score_batch], p.cube_length
+                )
+                x = torch.from_numpy(batch).to(self.device)
+                # (K, C, T, H, W) -> mean over channels -> (K, T, H, W)
+                errors.append(((self.model(x) - x) ** 2).mean(dim=1).float().cpu().numpy())
+        return cover_frames(np.concatenate(errors), starts, len(prepared))
+
+    def score_clip(self, frames: Sequence[np.ndarray]) -> ScoreResult:
+        import cv2
+
+        self._require_fitted()
+        assert self.model is not None and self.normaliser is not None
+        if len(frames) == 0:
+            return ScoreResult(scores=np.zeros(0), heatmaps=[])
+        if next(self.model.parameters()).device != self.device:
+            self.model.to(self.device)
+        p = self.params
+        regions = self.normaliser(region_means(self._error_maps(self._frames(frames)), p.region))
+        scores = smooth_in_time(regions.reshape(len(regions), -1).max(axis=1), p.smooth_frames)
+        heatmaps = []
+        for index, region_map in enumerate(regions):
+            height, width = frames[index].shape[:2]
+            heatmaps.append(cv2.resize(region_map, (width, height), interpolation=cv2.INTER_LINEAR))
+        return ScoreResult(scores=scores, heatmaps=heatmaps)
+
+    # -- artefact ---------------------------------------------------------------------
+    def _dump(self, state_dir: Path) -> None:
+        import torch
+
+        assert self.model is not None and self.normaliser is not None
+        assert self.shape is not None and self.normaliser.scale is not None
+        state = {name: tensor.detach().cpu() for name, tensor in self.model.state_dict().items()}
+        torch.save(state, state_dir / MODEL_FILE)
+        torch.save(
+            {
+                "shape": torch.tensor(self.shape),
+                "region_scale": torch.from_numpy(self.normaliser.scale),
+            },
+            state_dir / NORMALISER_FILE,
+        )
+
+    def _restore(self, state_dir: Path) -> None:
+        import torch
+
+        p = self.params
+        try:
+            state = torch.load(state_dir / MODEL_FILE, map_location="cpu", weights_only=True)
+            extra = torch.load(state_dir / NORMALISER_FILE, map_location="cpu", weights_only=True)
+            model = build_model(p.channels, p.width, p.hidden_channels)
+            model.load_state_dict(state, strict=True)
+            shape = tuple(int(v) for v in extra["shape"].tolist())
+            scale = extra["region_scale"].numpy().astype(np.float32)
+        except (OSError, KeyError, TypeError, AttributeError, RuntimeError) as exc:
+            raise DetectorError(f"{self.kind} artefact is not valid: {exc}") from exc
+        if len(shape) != 2:
+            raise DetectorError(f"{self.kind} artefact has no valid frame shape")
+        self.model = model.eval()
+        self.shape = (shape[0], shape[1])
+        self.normaliser = RegionNormaliser(p.region_quantile)
+        self.normaliser.scale = scale
