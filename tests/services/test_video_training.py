@@ -40,7 +40,7 @@ def test_version_metrics_for_a_video_with_frame_truth(site, users):
     video = version.metrics["video"]
     assert video["n_videos"] == 1 and video["n_frames_with_truth"] == 30  # kept: every other
     assert video["n_events"] == 1 and video["event_recall"] == 1.0
-    assert video["frame_auroc"] > 0.95 and video["frame_average_precision"] > 0.9
+    assert video["frame_auroc"] > 0.95 and video["frame_ap"] > 0.9
     assert video["false_alarms_per_hour"] is not None
     assert len(version.manifest["fit"]) + len(version.manifest["holdout"]) == 30
 
@@ -98,3 +98,30 @@ def test_temporal_kinds_score_each_video_as_one_clip_in_time_order(site, users, 
     # the square appears at 12 and moves until 19; it vanishes at 20 (a change too)
     assert 12 <= flag.start_frame <= 13 and 19 <= flag.end_frame <= 20, flag
     assert not Flag.objects.filter(video=b).exists()
+
+
+def test_temporal_kind_trains_on_clips_scores_videos_and_flags_the_event(site, users, run_tasks):
+    """motion_energy (a temporal kind that needs no training): clips in, segments out."""
+    from webapp.review.models import Flag
+
+    site.video_sample_fps = 0
+    site.save()
+    upload_video(site, users["uploader"], "train", "a.mp4", clip_bytes(40, seed=0))
+    upload_video(site, users["uploader"], "train", "b.mp4", clip_bytes(40, seed=1))
+    version = services.request_training(site=site, user=users["admin"], kind="motion_energy")
+    with run_tasks():
+        services.run_training(version_id=version.pk)
+    version.refresh_from_db()
+    assert version.status == JobStatus.SUCCEEDED, version.error
+    assert len(version.manifest["fit"]) + len(version.manifest["holdout"]) == 80
+    site.refresh_from_db()
+    assert site.active_version_id == version.pk
+    with run_tasks():
+        event = upload_video(
+            site, users["uploader"], "score", "cart.mp4", clip_bytes(60, seed=0, event=(25, 40))
+        )
+    assert event.frames.filter(scores__version=version).count() == 60
+    flags = list(Flag.objects.filter(video=event))
+    on_event = [f for f in flags if f.start_frame <= 40 and 25 <= f.end_frame]
+    assert len(on_event) == 1, [(f.start_frame, f.end_frame) for f in flags]
+    assert 25 <= on_event[0].score.asset.frame_index <= 40

@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -27,10 +28,15 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from detection.base import Detector, DetectorError, ParamsError
-from detection.event_metrics import ClipResult, video_metrics
 from detection.registry import create_detector, detector_class, load_detector
-from detection.training import TrainingOutcome, fit_and_calibrate, score_in_chunks
+from detection.training import (
+    TrainingOutcome,
+    fit_and_calibrate,
+    fit_and_calibrate_clips,
+    score_in_chunks,
+)
 from detection.video_io import sampled_indices
+from detection.video_metrics import UNKNOWN, labels_from_truth, video_metrics
 from webapp.assets.models import Asset, MediaType, Purpose, Video
 from webapp.assets.selectors import AssetImages, image_assets, read_mask
 from webapp.common.errors import Conflict
@@ -295,22 +301,22 @@ def _fit_temporal(
     Returns the outcome and the normal and anomalous frames in the order its indices use
     (the concatenation of the clips).
     """
-    from detection import training
-
-    fit_clips = getattr(training, "fit_and_calibrate_clips", None)
-    if fit_clips is None:
-        raise DetectorError(f"kind '{version.kind}' needs clip training, not installed here")
     normal_clips = _clips([a for a in normal if a.media_type == MediaType.FRAME])
     anomalous_clips = _clips([a for a in anomalies if a.media_type == MediaType.FRAME])
     if not normal_clips:
         raise DetectorError(
             f"kind '{version.kind}' learns from video: upload normal videos with purpose 'train'"
         )
-    outcome = fit_clips(
+    site = version.site
+    first_video = Video.objects.get(pk=normal_clips[0][0].source_video_id)
+    outcome = fit_and_calibrate_clips(
         version.kind,
         version.params,
         [AssetImages(clip) for clip in normal_clips],
         [AssetImages(clip) for clip in anomalous_clips],
+        fps=_kept_rate(first_video),
+        min_length=max(1, site.segment_min_length),
+        max_gap=site.segment_max_gap,
         target_fpr=version.target_fpr,
         threshold_method=version.threshold_method,
         fixed_threshold=version.fixed_threshold,
@@ -323,27 +329,46 @@ def _fit_temporal(
     )
 
 
+def _kept_rate(video: Video) -> float:
+    """Kept frames per second of a video (its sampling, or its own rate for every frame)."""
+    return video.sample_fps if 0 < video.sample_fps < video.fps else video.fps
+
+
 def _video_metrics(site: Site, detector: Detector, threshold: float) -> dict[str, Any] | None:
-    """Frame AUROC/AP, event recall and false alarms per hour on the videos with truth."""
-    clips = []
+    """Frame AUROC/AP, event recall and false alarms per hour on the videos with truth.
+
+    Each video with frame truth is scored whole by the new detector (its kept frames in
+    time order); frames its truth does not mention are left out.
+    """
+    clips, normal_seconds = [], 0.0
     videos = Video.objects.filter(asset__site=site, status=JobStatus.SUCCEEDED).exclude(truth={})
     for video in videos.select_related("asset"):
         frames = list(Asset.objects.filter(source_video=video.asset).order_by("frame_index"))
-        labels = [video.truth.get(str(frame.frame_index)) for frame in frames]
-        if not frames or all(label is None for label in labels):
+        truth = {int(index): label for index, label in video.truth.items()}
+        labels = labels_from_truth(
+            {at: truth[f.frame_index] for at, f in enumerate(frames) if f.frame_index in truth},
+            len(frames),
+            default=UNKNOWN,
+        )
+        if not frames or (labels == UNKNOWN).all():
             continue
         if detector.temporal:
             scores = detector.score(AssetImages(frames)).scores
         else:
             scores, _ = score_in_chunks(detector, AssetImages(frames), keep_heatmaps=False)
-        rate = video.sample_fps if 0 < video.sample_fps < video.fps else video.fps
-        clips.append(ClipResult(scores=list(scores), labels=labels, seconds_per_frame=1 / rate))
+        clips.append((np.asarray(scores), labels))
+        normal_seconds += int((labels == 0).sum()) / _kept_rate(video)
     if not clips:
         return None
     metrics = video_metrics(
         clips, threshold, min_length=max(1, site.segment_min_length), max_gap=site.segment_max_gap
     )
+    # Videos may be kept at different rates: hours of normal video counted per video.
+    hours = normal_seconds / 3600
+    metrics["normal_hours"] = hours
+    metrics["false_alarms_per_hour"] = metrics["false_alarms"] / hours if hours else None
     metrics["n_videos"] = len(clips)
+    metrics["n_frames_with_truth"] = int(sum((labels != UNKNOWN).sum() for _, labels in clips))
     return metrics
 
 
