@@ -60,3 +60,25 @@ def test_asset_list_counts_frames_without_a_query_per_video(
     with django_assert_max_num_queries(6):
         body = client.get("/api/sites/park/assets/").json()
     assert sorted(a["video"]["frames_stored"] for a in body["results"]) == [4, 4, 10]
+
+
+def test_site_admins_set_video_sampling_on_the_site_page(client, site, users):
+    client.force_login(users["admin"])
+    page = client.get("/sites/park/").content.decode()
+    assert 'id="video-settings-form"' in page
+    response = client.post(
+        "/sites/park/video-settings/",
+        {"video_sample_fps": "0", "segment_min_length": "3", "segment_max_gap": "1"},
+    )
+    assert response.status_code == 302
+    site.refresh_from_db()
+    assert (site.video_sample_fps, site.segment_min_length, site.segment_max_gap) == (0, 3, 1)
+    bad = client.post(
+        "/sites/park/video-settings/",
+        {"video_sample_fps": "-2", "segment_min_length": "0", "segment_max_gap": "1"},
+    )
+    assert bad.status_code == 200 and b"greater than or equal to" in bad.content
+    client.force_login(users["reviewer"])
+    assert 'id="video-settings-form"' not in client.get("/sites/park/").content.decode()
+    assert "every frame kept" in client.get("/sites/park/").content.decode()
+    assert client.post("/sites/park/video-settings/", {}).status_code == 403

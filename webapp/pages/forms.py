@@ -41,6 +41,21 @@ class MemberForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER)
 
 
+class VideoSettingsForm(forms.Form):
+    video_sample_fps = forms.FloatField(
+        label="Frames kept per second",
+        min_value=0,
+        max_value=1000,
+        help_text="Of each video uploaded from now on; 0 keeps every frame.",
+    )
+    segment_min_length = forms.IntegerField(
+        label="Shortest event (kept frames)", min_value=1, max_value=10_000
+    )
+    segment_max_gap = forms.IntegerField(
+        label="Gap bridged inside an event (kept frames)", min_value=0, max_value=10_000
+    )
+
+
 class LabelForm(forms.Form):
     label = forms.CharField(
         max_length=100,
