@@ -174,6 +174,13 @@ MAX_IMAGE_PIXELS = env.int("MAX_IMAGE_PIXELS", default=40_000_000)
 MAX_ZIP_MEMBERS = env.int("MAX_ZIP_MEMBERS", default=20_000)
 MAX_ZIP_TOTAL_BYTES = env.int("MAX_ZIP_TOTAL_BYTES", default=4 * 1024**3)
 MAX_ZIP_RATIO = env.int("MAX_ZIP_RATIO", default=200)
+# Videos: checked at upload from the container (no full decode), refused with the reason.
+MAX_VIDEO_BYTES = env.int("MAX_VIDEO_BYTES", default=1024**3)
+MAX_VIDEO_DURATION_S = env.float("MAX_VIDEO_DURATION_S", default=2 * 3600)
+MAX_VIDEO_PIXELS = env.int("MAX_VIDEO_PIXELS", default=3840 * 2160)
+MAX_VIDEO_FRAMES = env.int("MAX_VIDEO_FRAMES", default=250_000)
+#: Side of the browser preview of a video (long side, pixels; WebM VP8).
+VIDEO_PREVIEW_SIDE = env.int("VIDEO_PREVIEW_SIDE", default=480)
 DATA_UPLOAD_MAX_NUMBER_FILES = env.int("MAX_FILES_PER_REQUEST", default=5000)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024**2
 

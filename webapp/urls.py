@@ -35,6 +35,21 @@ api_patterns = [
     ),
     path("assets/<int:asset_id>/mask/", assets_api.AssetMaskView.as_view(), name="api-asset-mask"),
     path(
+        "assets/<int:asset_id>/preview/",
+        assets_api.AssetPreviewView.as_view(),
+        name="api-asset-preview",
+    ),
+    path(
+        "assets/<int:asset_id>/frame-labels/",
+        assets_api.FrameLabelsView.as_view(),
+        name="api-asset-frame-labels",
+    ),
+    path(
+        "assets/<int:asset_id>/frame-scores/",
+        assets_api.FrameScoresView.as_view(),
+        name="api-asset-frame-scores",
+    ),
+    path(
         "versions/<int:version_id>/", detectors_api.VersionDetailView.as_view(), name="api-version"
     ),
     path(

@@ -16,6 +16,7 @@ _stop = threading.Event()
 
 def _watch() -> None:
     """Every half stale delay, re-send jobs whose heartbeat stopped (see the service)."""
+    from webapp.assets.video_services import requeue_stale_extractions
     from webapp.detectors.services import requeue_stale_jobs
 
     interval = max(1.0, settings.JOB_STALE_AFTER_SECONDS / 2)
@@ -23,6 +24,7 @@ def _watch() -> None:
         while not _stop.wait(interval):
             try:
                 versions, chunks = requeue_stale_jobs()
+                videos = requeue_stale_extractions()
             except Exception:  # a database hiccup must not kill the watchdog
                 logger.exception("watchdog could not check for dead jobs")
                 continue
@@ -30,6 +32,8 @@ def _watch() -> None:
                 logger.warning(
                     "re-sent %s training and %s scoring jobs of a dead worker", versions, chunks
                 )
+            if videos:
+                logger.warning("re-sent %s frame extractions of a dead worker", videos)
     finally:
         connection.close()
 

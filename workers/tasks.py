@@ -6,6 +6,7 @@ from __future__ import annotations
 from celery import shared_task
 
 import workers.signals  # noqa: F401  (connects the worker hooks)
+from webapp.assets import video_services
 from webapp.detectors import services
 
 
@@ -17,3 +18,8 @@ def train_version(version_id: int) -> None:
 @shared_task(name="workers.score_chunk", acks_late=True)
 def score_chunk(chunk_id: int) -> None:
     services.score_chunk(chunk_id=chunk_id)
+
+
+@shared_task(name="workers.extract_video", acks_late=True)
+def extract_video(video_id: int) -> None:
+    video_services.extract_video(video_id=video_id)

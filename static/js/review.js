@@ -1,7 +1,9 @@
 /* Review queue: select a flag, confirm or reject it, undo; keyboard and buttons.
  *
  * Every decision goes through the REST API (session cookie + X-CSRFToken header); the
- * page updates in place. Keys: j/k or arrows move, c confirm, r reject, u undo, n note.
+ * page updates in place. Keys: j/k or arrows move, c confirm, r reject, u undo, n note,
+ * [ and ] the previous / next event segment of the same video. A segment flag plays its
+ * stretch of the video in a loop, above its part of the score curve.
  */
 (function () {
   "use strict";
@@ -123,6 +125,16 @@
     li.dataset.threshold = String(flag.threshold);
     li.dataset.versionId = String(flag.version);
     li.dataset.versionNumber = String(flag.version_number);
+    li.dataset.kind = flag.kind || "image";
+    if (flag.kind === "segment") {
+      li.dataset.videoId = String(flag.video);
+      li.dataset.startFrame = String(flag.start_frame);
+      li.dataset.endFrame = String(flag.end_frame);
+      li.dataset.peakFrame = String(flag.peak_frame);
+      li.dataset.startS = String(flag.start_s);
+      li.dataset.endS = String(flag.end_s);
+      li.dataset.previewUrl = flag.preview_url || "";
+    }
     li.querySelector("img").src = flag.image_url;
     li.querySelector(".flag-name").textContent = flag.filename;
     li.querySelector('[data-field="score"]').textContent = fmt(flag.score);
@@ -159,6 +171,7 @@
     }
     viewer.hidden = false;
     var data = li.dataset;
+    showSegment(li);
     var image = document.getElementById("viewer-image");
     if (image.getAttribute("src") !== data.imageUrl) image.src = data.imageUrl;
     showHeatmap(data.heatmapUrl || "");
@@ -191,6 +204,99 @@
       var button = document.getElementById(id);
       if (button) button.disabled = !pending;
     });
+  }
+
+  // --- event segments of videos -----------------------------------------------------
+
+  var loop = { start: 0, end: 0 };
+  var curves = {}; // "video:version" -> promise of the frame-scores JSON
+
+  function showSegment(li) {
+    var box = document.getElementById("viewer-segment");
+    var figure = document.getElementById("viewer-image-figure");
+    var player = document.getElementById("viewer-video");
+    if (!box) return;
+    var isSegment = li.dataset.kind === "segment";
+    box.hidden = !isSegment;
+    if (figure) figure.hidden = isSegment && !!li.dataset.previewUrl;
+    if (!isSegment) {
+      if (player && !player.paused) player.pause();
+      return;
+    }
+    var data = li.dataset;
+    loop.start = parseFloat(data.startS) || 0;
+    loop.end = parseFloat(data.endS) || loop.start + 0.1;
+    document.getElementById("viewer-segment-facts").textContent =
+      "Frames " + data.startFrame + "–" + data.endFrame + " (" + loop.start.toFixed(1) + "–" +
+      loop.end.toFixed(1) + " s), peak at frame " + data.peakFrame + ". Plays in a loop.";
+    if (player && data.previewUrl) {
+      player.hidden = false;
+      if (player.getAttribute("src") !== data.previewUrl) player.src = data.previewUrl;
+      var start = function () {
+        player.currentTime = loop.start;
+        var playing = player.play();
+        if (playing && playing.catch) playing.catch(function () {});
+      };
+      if (player.readyState >= 1) start();
+      else player.addEventListener("loadedmetadata", start, { once: true });
+    } else if (player) {
+      player.hidden = true;
+    }
+    drawSegmentCurve(li);
+  }
+
+  function drawSegmentCurve(li) {
+    var svg = document.getElementById("viewer-curve");
+    if (!svg || !window.ScoreCurve) return;
+    var key = li.dataset.videoId + ":" + li.dataset.versionId;
+    if (!curves[key]) {
+      curves[key] = window.ScoreCurve.fetchJson(
+        "/api/assets/" + li.dataset.videoId + "/frame-scores/?version=" + li.dataset.versionId
+      );
+    }
+    curves[key]
+      .then(function (data) {
+        if (selected() !== li) return;
+        var context = Math.max(1, (loop.end - loop.start) * 1.5);
+        var curve = window.ScoreCurve.draw(svg, data, {
+          from: Math.max(0, loop.start - context),
+          to: Math.min(data.duration_s, loop.end + context),
+          highlight: li.dataset.flagId,
+        });
+        var player = document.getElementById("viewer-video");
+        if (player) {
+          player.ontimeupdate = function () {
+            if (selected() !== li) return;
+            if (player.currentTime >= loop.end || player.currentTime < loop.start - 0.25) {
+              player.currentTime = loop.start;
+            }
+            curve.setTime(player.currentTime);
+          };
+        }
+      })
+      .catch(function (error) {
+        announce("Could not load the scores of this video: " + error.message, true);
+      });
+  }
+
+  /** The previous (-1) or next (+1) segment of the selected flag's video, by time. */
+  function stepSegment(step) {
+    var current = selected();
+    if (!current || current.dataset.kind !== "segment") return false;
+    var same = items()
+      .filter(function (li) {
+        return li.dataset.kind === "segment" && li.dataset.videoId === current.dataset.videoId;
+      })
+      .sort(function (a, b) {
+        return parseInt(a.dataset.startFrame, 10) - parseInt(b.dataset.startFrame, 10);
+      });
+    var index = same.indexOf(current) + step;
+    if (index < 0 || index >= same.length) {
+      announce(step > 0 ? "No later segment in this video." : "No earlier segment in this video.");
+      return true;
+    }
+    select(same[index], true);
+    return true;
   }
 
   function select(li, focus) {
@@ -432,6 +538,12 @@
         break;
       case "h":
         handled = toggleHeatmap();
+        break;
+      case "[":
+        handled = stepSegment(-1);
+        break;
+      case "]":
+        handled = stepSegment(1);
         break;
       case "n":
         if (noteField) noteField.focus();

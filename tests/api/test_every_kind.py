@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from detection.registry import available_kinds, detector_class
 from tests.factories import normal_images, odd_images
 from tests.images import green_texture, png_bytes, red_texture
+from tests.vidfiles import clip_bytes
 from webapp.review.models import Score
 
 pytestmark = pytest.mark.django_db
@@ -21,6 +22,19 @@ FAST_PARAMS = {
     "deep_knn": {"image_size": 64},
     "patch_autoencoder": {"image_size": 64, "grid": 4, "epochs": 10},
     "classifier_openset": {"image_size": 64, "epochs": 2},
+    "video_autoencoder": {
+        "frame_width": 32,
+        "cube_length": 4,
+        "score_stride": 2,
+        "width": 4,
+        "hidden_channels": 4,
+        "epochs": 3,
+        "batch_size": 4,
+        "region": 8,
+        "smooth_frames": 1,
+        "device": "cpu",
+    },
+    "motion_energy": {"frame_width": 32, "region": 8, "smooth_frames": 1},
 }
 
 
@@ -41,6 +55,9 @@ def test_every_kind_has_fast_test_params() -> None:
 def test_kind_trains_scores_and_flags_through_the_api(kind, api, run_tasks):  # type: ignore[no-untyped-def]
     if kind not in available_kinds():
         pytest.skip(f"{kind} is not installed")
+    if detector_class(kind).temporal:
+        _temporal_kind_through_the_api(kind, api, run_tasks)
+        return
     uploader, admin = api("uploader"), api("admin")
     train = _upload(uploader, "train", normal_images(12))
     if detector_class(kind).needs_labels:
@@ -69,6 +86,32 @@ def test_kind_trains_scores_and_flags_through_the_api(kind, api, run_tasks):  # 
         assert all(s.is_flagged for s in scores)
     if kind in {"deep_knn", "patch_autoencoder"}:  # kinds that localise keep an overlay
         assert all(s.heatmap for s in scores)
+
+
+def _temporal_kind_through_the_api(kind, api, run_tasks):  # type: ignore[no-untyped-def]
+    """Video kinds: train on normal clips, score a clip with an event, one segment on it."""
+    uploader, admin = api("uploader"), api("admin")
+    admin.patch("/api/sites/park/", {"video_sample_fps": 0}, format="json")
+    with run_tasks():
+        _upload(uploader, "train", [("a.mp4", clip_bytes(40, seed=1))])
+        _upload(uploader, "train", [("b.mp4", clip_bytes(30, seed=2))])
+    with run_tasks():
+        response = admin.post(
+            "/api/sites/park/versions/", {"kind": kind, "params": FAST_PARAMS[kind]}, format="json"
+        )
+    assert response.status_code == 202, response.json()
+    version = admin.get(f"/api/versions/{response.json()['id']}/").json()
+    assert version["status"] == "succeeded", version["error"]
+    assert version["is_active"] and version["threshold"] is not None
+    assert version["manifest_counts"]["fit"] + version["manifest_counts"]["holdout"] == 70
+    with run_tasks():
+        (video,) = _upload(uploader, "score", [("c.mp4", clip_bytes(40, seed=4, event=(20, 30)))])
+    curve = admin.get(f"/api/assets/{video['id']}/frame-scores/").json()
+    assert all(frame["score"] is not None for frame in curve["frames"])
+    flags = admin.get("/api/sites/park/flags/?status=pending").json()["results"]
+    on_event = [f for f in flags if f["start_frame"] <= 29 and f["end_frame"] >= 20]
+    assert len(on_event) == 1, flags
+    assert 20 <= on_event[0]["peak_frame"] <= 29
 
 
 def test_a_label_aware_kind_without_labels_fails_with_the_reason(api, run_tasks):  # type: ignore[no-untyped-def]

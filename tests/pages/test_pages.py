@@ -161,7 +161,7 @@ def test_upload_page_shows_form_to_uploaders(client, users):
     assert 'enctype="multipart/form-data"' in page
     assert 'type="file" name="files"' in page
     assert "multiple" in page
-    assert 'accept="image/*,.zip,application/zip"' in page
+    assert 'accept="image/*,.zip,application/zip,video/*,.mp4,.avi,.mov,.mkv,.webm,.csv"' in page
     assert 'name="purpose"' in page
     # No active version yet: training images are what the site needs first.
     assert 'value="train" id="id_purpose_0" required checked' in page

@@ -2,28 +2,76 @@
 
 from __future__ import annotations
 
+import json
+import re
+from typing import Any
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, HttpRequest
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import generics, serializers, status
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import BaseParser, FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from webapp.assets import selectors, services
+from webapp.assets import selectors, services, video_services
 from webapp.assets.image_validation import InvalidImage
-from webapp.assets.models import Asset, Purpose
+from webapp.assets.models import Asset, MediaType, Purpose, Video
+from webapp.assets.video_validation import InvalidVideo
 from webapp.review.models import FlagStatus
 from webapp.sites.access import access_site, access_site_object
 from webapp.sites.roles import Capability
 
 
+class VideoOutput(serializers.ModelSerializer):
+    status = serializers.CharField(
+        source="extraction_status", help_text="extracting, ready or failed"
+    )
+    frames_stored = serializers.SerializerMethodField()
+    preview_url = serializers.SerializerMethodField()
+    has_truth = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Video
+        fields = [
+            "status",
+            "progress",
+            "error",
+            "fps",
+            "frame_count",
+            "duration_s",
+            "codec",
+            "sample_fps",
+            "expected_frames",
+            "frames_stored",
+            "preview_url",
+            "preview_fps",
+            "has_truth",
+        ]
+
+    def get_frames_stored(self, video: Video) -> int:
+        counted = getattr(video.asset, "n_frames", None)  # lists annotate it: no query each
+        return counted if counted is not None else video.asset.frames.count()
+
+    def get_preview_url(self, video: Video) -> str | None:
+        return f"/api/assets/{video.asset_id}/preview/" if video.preview else None
+
+    def get_has_truth(self, video: Video) -> bool:
+        return bool(video.truth)
+
+
 class AssetOutput(serializers.ModelSerializer):
     image_url = serializers.SerializerMethodField()
     mask_url = serializers.SerializerMethodField()
+    video = serializers.SerializerMethodField()
 
     class Meta:
         model = Asset
@@ -41,7 +89,19 @@ class AssetOutput(serializers.ModelSerializer):
             "created_at",
             "image_url",
             "mask_url",
+            "media_type",
+            "source_video",
+            "frame_index",
+            "timestamp_s",
+            "video",
         ]
+
+    @extend_schema_field(VideoOutput(allow_null=True))
+    def get_video(self, asset: Asset) -> dict[str, Any] | None:
+        """For videos: their facts and extraction status; null for images and frames."""
+        if asset.media_type != MediaType.VIDEO or not hasattr(asset, "video"):
+            return None
+        return VideoOutput(asset.video).data
 
     def get_image_url(self, asset: Asset) -> str:
         return f"/api/assets/{asset.pk}/image/"
@@ -74,7 +134,11 @@ def incoming_files(request: Request | HttpRequest) -> list[services.IncomingFile
 
 
 class UploadCreateView(APIView):
-    """Upload images or .zip archives (multipart, field ``files``, repeatable)."""
+    """Upload images, videos or .zip archives (multipart, field ``files``, repeatable).
+
+    Videos are probed and stored at once and listed with status ``extracting``; a worker
+    then extracts their frames. ``NAME.truth.csv`` beside ``NAME.mp4`` is its frame truth.
+    """
 
     parser_classes = [MultiPartParser, FormParser]
 
@@ -97,7 +161,11 @@ class UploadCreateView(APIView):
         payload = {
             "id": result.upload.pk,
             "purpose": purpose,
-            "assets": [{"id": a.pk, "filename": a.filename} for a in result.assets],
+            "assets": [
+                {"id": a.pk, "filename": a.filename, "media_type": a.media_type}
+                | ({"status": "extracting"} if a.media_type == MediaType.VIDEO else {})
+                for a in result.assets
+            ],
             "rejected": result.rejected,
             "masked": [{"id": a.pk, "filename": a.filename} for a in result.masked],
         }
@@ -111,6 +179,12 @@ class AssetListView(generics.ListAPIView):
         parameters=[
             OpenApiParameter("purpose", str, enum=Purpose.values),
             OpenApiParameter("flag_status", str, enum=FlagStatus.values),
+            OpenApiParameter(
+                "media_type",
+                str,
+                enum=MediaType.values,
+                description="Default: images and videos (frames only when asked for).",
+            ),
         ]
     )
     def get(self, request: Request, *args: object, **kwargs: object) -> Response:
@@ -124,11 +198,16 @@ class AssetListView(generics.ListAPIView):
             raise serializers.ValidationError({"purpose": [f"unknown purpose '{purpose}'."]})
         if flag_status and flag_status not in FlagStatus.values:
             raise serializers.ValidationError({"flag_status": [f"unknown status '{flag_status}'."]})
-        return selectors.assets_of(site, purpose=purpose, flag_status=flag_status)
+        media_type = self.request.query_params.get("media_type") or None
+        if media_type and media_type not in MediaType.values:
+            raise serializers.ValidationError({"media_type": [f"unknown type '{media_type}'."]})
+        return selectors.assets_of(
+            site, purpose=purpose, flag_status=flag_status, media_type=media_type
+        )
 
 
 def accessible_asset(request: Request, asset_id: int, capability: Capability) -> Asset:
-    asset = Asset.objects.select_related("site").filter(pk=asset_id).first()
+    asset = Asset.objects.select_related("site", "video").filter(pk=asset_id).first()
     return access_site_object(request.user, asset, capability, name=f"Asset {asset_id}")
 
 
@@ -199,3 +278,157 @@ class AssetMaskView(APIView):
     def delete(self, request: Request, asset_id: int) -> Response:
         asset = accessible_asset(request, asset_id, Capability.UPLOAD)
         return Response(AssetOutput(services.remove_mask(asset=asset)).data)
+
+
+def accessible_video(request: Request, asset_id: int, capability: Capability) -> Asset:
+    asset = accessible_asset(request, asset_id, capability)
+    if asset.media_type != MediaType.VIDEO or not hasattr(asset, "video"):
+        raise Http404(f"Asset {asset_id} is not a video.")
+    return asset
+
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+class AssetPreviewView(APIView):
+    """The video's browser preview (WebM VP8, downscaled), with HTTP range requests.
+
+    Chromium seeks a video by asking for byte ranges; without them it cannot jump to the
+    time a click on the score curve names.
+    """
+
+    @extend_schema(responses={(200, "video/webm"): OpenApiTypes.BINARY})
+    def get(self, request: Request, asset_id: int) -> HttpResponse:
+        video = accessible_video(request, asset_id, Capability.VIEW).video
+        if not video.preview:
+            raise Http404("The preview is not ready yet (frames are being extracted).")
+        size = video.preview.size
+        match = _RANGE.match(request.headers.get("Range", "").strip())
+        if match and (match.group(1) or match.group(2)):
+            if match.group(1):
+                start = int(match.group(1))
+                end = min(int(match.group(2) or size - 1), size - 1)
+            else:
+                start, end = max(0, size - int(match.group(2))), size - 1
+            if start >= size or start > end:
+                response = HttpResponse(status=416)
+                response["Content-Range"] = f"bytes */{size}"
+                return response
+            with video.preview.open("rb") as handle:
+                handle.seek(start)
+                body = handle.read(end - start + 1)
+            response = HttpResponse(body, status=206, content_type="video/webm")
+            response["Content-Range"] = f"bytes {start}-{end}/{size}"
+        else:
+            response = FileResponse(video.preview.open("rb"), content_type="video/webm")
+        response["Accept-Ranges"] = "bytes"
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
+
+
+class FrameLabelsOutput(serializers.Serializer):
+    video = serializers.IntegerField()
+    frame_count = serializers.IntegerField()
+    labels = serializers.ListField(
+        child=serializers.ListField(child=serializers.IntegerField()),
+        help_text="[frame_index, label] pairs; label 1 = abnormal, 0 = normal.",
+    )
+
+
+def _frame_labels(video: Video) -> dict[str, Any]:
+    return {
+        "video": video.asset_id,
+        "frame_count": video.frame_count,
+        "labels": [[int(index), label] for index, label in video.truth.items()],
+    }
+
+
+class PlainTextParser(BaseParser):
+    """CSV frame labels sent as the request body (``text/csv`` or ``text/plain``)."""
+
+    media_type = "text/*"
+
+    def parse(self, stream, media_type=None, parser_context=None):  # type: ignore[no-untyped-def]
+        return {"text": stream.read().decode("utf-8-sig", errors="replace")}
+
+
+class FrameLabelsView(APIView):
+    """A video's frame truth, for evaluation (like masks for images).
+
+    PUT replaces it: CSV ``frame_index,label`` (body ``text/csv``, or multipart ``file``)
+    or JSON (``{"0": 0, "1": 1}``, ``[[0, 1], ...]`` or ``[{"frame_index": 0, "label": 1}]``).
+    """
+
+    parser_classes = [JSONParser, MultiPartParser, FormParser, PlainTextParser]
+
+    @extend_schema(responses=FrameLabelsOutput)
+    def get(self, request: Request, asset_id: int) -> Response:
+        video = accessible_video(request, asset_id, Capability.VIEW).video
+        return Response(_frame_labels(video))
+
+    @extend_schema(
+        request={
+            "text/csv": OpenApiTypes.STR,
+            "application/json": OpenApiTypes.OBJECT,
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+            },
+        },
+        responses=FrameLabelsOutput,
+    )
+    def put(self, request: Request, asset_id: int) -> Response:
+        asset = accessible_video(request, asset_id, Capability.UPLOAD)
+        text = _labels_text(request)
+        try:
+            video = video_services.set_frame_truth(asset=asset, text=text)
+        except InvalidVideo as exc:
+            raise ValidationError({"labels": str(exc)}) from None
+        return Response(_frame_labels(video))
+
+
+def _labels_text(request: Request) -> str:
+    upload = request.FILES.get("file")
+    if upload is not None:
+        if upload.size > settings.MAX_IMAGE_BYTES:
+            raise ValidationError({"file": "The frame labels file is too large."})
+        return upload.read().decode("utf-8-sig", errors="replace")
+    data = request.data
+    if isinstance(data, dict) and set(data) == {"text"}:
+        return str(data["text"])
+    if isinstance(data, dict | list) and data:
+        return json.dumps(data)
+    raise ValidationError({"labels": "Send CSV (frame_index,label), JSON, or a file as 'file'."})
+
+
+class FrameScoresView(APIView):
+    """Per-frame scores of a video by one version (default: the newest that scored it),
+    with its threshold and event segments: the data of the score curve."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("version", int, description="version id")],
+        responses=inline_serializer(
+            "FrameScores",
+            {
+                "video": serializers.IntegerField(),
+                "version": serializers.IntegerField(allow_null=True),
+                "version_number": serializers.IntegerField(allow_null=True),
+                "threshold": serializers.FloatField(allow_null=True),
+                "fps": serializers.FloatField(),
+                "duration_s": serializers.FloatField(),
+                "versions": serializers.ListField(child=serializers.IntegerField()),
+                "frames": serializers.ListField(
+                    child=serializers.DictField(),
+                    help_text="{asset, index, t, score}; score null before scoring",
+                ),
+                "segments": serializers.ListField(
+                    child=serializers.DictField(),
+                    help_text="{flag, status, start_frame, end_frame, peak_frame, "
+                    "peak_score, start_s, end_s, version}",
+                ),
+            },
+        ),
+    )
+    def get(self, request: Request, asset_id: int) -> Response:
+        asset = accessible_video(request, asset_id, Capability.VIEW)
+        return Response(selectors.frame_scores_payload(asset, request.query_params.get("version")))

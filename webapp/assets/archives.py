@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from pathlib import PurePosixPath
 from typing import IO
 
+from detection.video_io import is_video_name
+
 logger = logging.getLogger(__name__)
 
 ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")
@@ -80,6 +82,7 @@ def iter_zip_members(
     max_total_bytes: int,
     max_member_bytes: int,
     max_ratio: float,
+    max_video_bytes: int | None = None,
 ) -> Iterator[ZipMember]:
     """Yield every file member of the zip archive in ``handle`` (seekable binary file).
 
@@ -88,6 +91,9 @@ def iter_zip_members(
     archive is unreadable, has more than ``max_members`` entries, or declares more than
     ``max_total_bytes`` in total; also while yielding, should the bytes actually read
     exceed that total, and at the end when the archive held no file at all.
+
+    Members named as videos (``.mp4``, ``.webm``...) may be up to ``max_video_bytes``
+    (default: ``max_member_bytes``), since a short clip easily outweighs any photo.
     """
     try:
         archive = zipfile.ZipFile(handle)
@@ -117,13 +123,16 @@ def iter_zip_members(
             name, error = _safe_name(info.filename)
             if error is None and _is_junk(name):
                 continue
+            limit = max_member_bytes
+            if max_video_bytes is not None and is_video_name(name):
+                limit = max_video_bytes
             if error is None:
-                error = _precheck(info, name, max_member_bytes, max_ratio)
+                error = _precheck(info, name, limit, max_ratio)
             if error is not None:
                 yielded += 1
                 yield ZipMember(name=name, error=error)
                 continue
-            data, error = _read_bounded(archive, info, max_member_bytes, max_ratio)
+            data, error = _read_bounded(archive, info, limit, max_ratio)
             if data is not None:
                 total_read += len(data)
                 if total_read > max_total_bytes:
@@ -227,7 +236,7 @@ def _mib(size: int) -> str:
 
 def _too_big(size: int | None, limit: int) -> str:
     shown = f" ({_mib(size)})" if size else ""
-    return f"file too large{shown}; the limit per image is {_mib(limit)}"
+    return f"file too large{shown}; the limit per file is {_mib(limit)}"
 
 
 def _bomb(size: int, compressed: int, max_ratio: float) -> str:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import tempfile
+import uuid
 from collections.abc import Iterable, Iterator
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import IO
 
 import cv2
@@ -16,9 +18,12 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 
+from detection.video_io import is_video_name
+from webapp.assets import video_services
 from webapp.assets.archives import ArchiveError, is_zip, iter_zip_members
 from webapp.assets.image_validation import InvalidImage, sha256_hex, validate_image
-from webapp.assets.models import Asset, Purpose, Upload
+from webapp.assets.models import Asset, MediaType, Purpose, Upload
+from webapp.assets.video_validation import InvalidVideo
 from webapp.sites.models import Site
 
 logger = logging.getLogger(__name__)
@@ -43,25 +48,24 @@ class UploadResult:
     #: Assets that received a defect mask (``NAME_mask.png`` beside ``NAME.jpg``).
     masked: list[Asset] = dataclasses.field(default_factory=list)
 
+    @property
+    def videos(self) -> list[Asset]:
+        return [asset for asset in self.assets if asset.media_type == MediaType.VIDEO]
+
 
 @dataclasses.dataclass(frozen=True)
 class _Candidate:
     filename: str
     data: bytes | None = None
     error: str | None = None
+    #: A video is never held in memory: it waits in a temporary file to be probed.
+    path: Path | None = None
 
 
-def _expand(files: Iterable[IncomingFile]) -> Iterator[_Candidate]:
-    """Each image of the request, zip archives opened member by member."""
+def _expand(files: Iterable[IncomingFile], scratch: Path) -> Iterator[_Candidate]:
+    """Each image or video of the request, zip archives opened member by member."""
     for incoming in files:
         name = PurePosixPath(incoming.name).name or "unnamed"
-        if (
-            incoming.size is not None
-            and incoming.size > settings.MAX_IMAGE_BYTES
-            and not name.lower().endswith(".zip")
-        ):
-            yield _Candidate(name, error=_too_big(incoming.size))
-            continue
         head = incoming.handle.read(4)
         incoming.handle.seek(0)
         if is_zip(name, head):
@@ -72,11 +76,23 @@ def _expand(files: Iterable[IncomingFile]) -> Iterator[_Candidate]:
                     max_total_bytes=settings.MAX_ZIP_TOTAL_BYTES,
                     max_member_bytes=settings.MAX_IMAGE_BYTES,
                     max_ratio=settings.MAX_ZIP_RATIO,
+                    max_video_bytes=settings.MAX_VIDEO_BYTES,
                 ):
                     label = f"{name}/{member.name}"
-                    yield _Candidate(label, data=member.data, error=member.error)
+                    if member.data is not None and is_video_name(member.name):
+                        path = _scratch_file(scratch, member.name)
+                        path.write_bytes(member.data)
+                        yield _Candidate(label, path=path)
+                    else:
+                        yield _Candidate(label, data=member.data, error=member.error)
             except ArchiveError as exc:
                 yield _Candidate(name, error=str(exc))
+            continue
+        if is_video_name(name):
+            yield _video_candidate(incoming, name, scratch)
+            continue
+        if incoming.size is not None and incoming.size > settings.MAX_IMAGE_BYTES:
+            yield _Candidate(name, error=_too_big(incoming.size))
             continue
         data = incoming.handle.read(settings.MAX_IMAGE_BYTES + 1)
         if len(data) > settings.MAX_IMAGE_BYTES:
@@ -85,10 +101,31 @@ def _expand(files: Iterable[IncomingFile]) -> Iterator[_Candidate]:
             yield _Candidate(name, data=data)
 
 
-def _too_big(size: int | None) -> str:
-    limit = settings.MAX_IMAGE_BYTES / 1024**2
+def _scratch_file(scratch: Path, name: str) -> Path:
+    return scratch / f"{uuid.uuid4().hex}{PurePosixPath(name).suffix.lower()}"
+
+
+def _video_candidate(incoming: IncomingFile, name: str, scratch: Path) -> _Candidate:
+    """Copy the video to a temporary file in chunks, stopping at the size cap."""
+    limit = settings.MAX_VIDEO_BYTES
+    if incoming.size is not None and incoming.size > limit:
+        return _Candidate(name, error=_too_big(incoming.size, video=True))
+    path = _scratch_file(scratch, name)
+    copied = 0
+    with path.open("wb") as out:
+        while chunk := incoming.handle.read(1024**2):
+            copied += len(chunk)
+            if copied > limit:
+                return _Candidate(name, error=_too_big(None, video=True))
+            out.write(chunk)
+    return _Candidate(name, path=path)
+
+
+def _too_big(size: int | None, *, video: bool = False) -> str:
+    limit = (settings.MAX_VIDEO_BYTES if video else settings.MAX_IMAGE_BYTES) / 1024**2
     shown = f" ({size / 1024**2:.1f} MiB)" if size else ""
-    return f"file too large{shown}; the limit per image is {limit:.0f} MiB"
+    kind = "video" if video else "image"
+    return f"file too large{shown}; the limit per {kind} is {limit:.0f} MiB"
 
 
 def create_upload(
@@ -98,14 +135,15 @@ def create_upload(
     purpose: str,
     files: Iterable[IncomingFile],
 ) -> UploadResult:
-    """Store every valid image of ``files`` as an asset of a new upload.
+    """Store every valid image and video of ``files`` as an asset of a new upload.
 
-    Invalid files (corrupt, not an image, too large, duplicates, hostile archive members)
-    are listed in ``rejected`` with the reason; valid files in the same request are kept.
-    Files are validated and stored one at a time (never all in memory, no long lock on
-    the database). When nothing at all is valid, no upload is created and
+    Invalid files (corrupt, not an image or video, over a cap, duplicates, hostile archive
+    members) are listed in ``rejected`` with the reason; valid files in the same request
+    are kept. Files are validated and stored one at a time (never all in memory, no long
+    lock on the database). When nothing at all is valid, no upload is created and
     ``ValidationError`` is raised. Score uploads are then queued for scoring by the site's
-    active version.
+    active version; videos are only probed here and queued for frame extraction, whose
+    worker queues their frames for scoring when it is done.
     """
     if purpose not in Purpose.values:
         raise ValidationError({"purpose": f"purpose must be one of {', '.join(Purpose.values)}."})
@@ -118,32 +156,51 @@ def create_upload(
     rejected: list[dict[str, str]] = []
     stored: dict[str, str] = {}  # checksum -> filename, within this upload
     masks: dict[str, _Candidate] = {}  # image key -> mask candidate, attached at the end
-    for candidate in _expand(files):
-        error = candidate.error
-        if error is None and mask_key(candidate.filename) is not None:
-            masks[mask_key(candidate.filename)] = candidate  # type: ignore[index]
-            continue
-        if error is None and candidate.data is not None:
-            try:
-                upload, asset = _store_candidate(site, purpose, user, upload, candidate, stored)
-                assets.append(asset)
+    truths: dict[str, _Candidate] = {}  # video key -> frame truth, attached at the end
+    with tempfile.TemporaryDirectory(prefix="upload-") as scratch:
+        for candidate in _expand(files, Path(scratch)):
+            error = candidate.error
+            if error is None and mask_key(candidate.filename) is not None:
+                masks[mask_key(candidate.filename)] = candidate  # type: ignore[index]
                 continue
-            except InvalidImage as exc:
+            if error is None and truth_key(candidate.filename) is not None:
+                truths[truth_key(candidate.filename)] = candidate  # type: ignore[index]
+                continue
+            try:
+                if error is None and candidate.path is not None:
+                    upload, asset = video_services.store_video(
+                        site=site,
+                        purpose=purpose,
+                        user=user,
+                        upload=upload,
+                        filename=candidate.filename,
+                        path=candidate.path,
+                        stored=stored,
+                    )
+                    assets.append(asset)
+                    continue
+                if error is None and candidate.data is not None:
+                    upload, asset = _store_candidate(site, purpose, user, upload, candidate, stored)
+                    assets.append(asset)
+                    continue
+            except (InvalidImage, InvalidVideo) as exc:
                 error = str(exc)
-        rejected.append({"filename": candidate.filename, "error": error or "empty file"})
+            rejected.append({"filename": candidate.filename, "error": error or "empty file"})
 
     masked = _attach_masks(site, assets, masks, rejected)
-    if upload is None and masked:  # masks only, for images uploaded earlier
+    masked += video_services.attach_truth_files(site, assets, truths, rejected)
+    if upload is None and masked:  # masks or frame truth only, for assets uploaded earlier
         upload = Upload.objects.create(site=site, purpose=purpose, created_by=user)
     if upload is None:
         details = "; ".join(f"{r['filename']}: {r['error']}" for r in rejected[:20])
         raise ValidationError({"files": f"None of the files could be stored. {details}"})
     upload.rejected = rejected
     upload.save(update_fields=["rejected"])
-    if purpose == Purpose.SCORE and site.active_version_id:
+    images = [asset for asset in assets if asset.media_type == MediaType.IMAGE]
+    if purpose == Purpose.SCORE and site.active_version_id and images:
         from webapp.detectors.services import request_scoring
 
-        request_scoring(site=site, version=site.active_version, assets=assets)
+        request_scoring(site=site, version=site.active_version, assets=images)
     logger.info(
         "upload %s to %s: %d stored, %d rejected", upload.pk, site.slug, len(assets), len(rejected)
     )
@@ -158,6 +215,14 @@ def mask_key(filename: str) -> str | None:
     return str(path.with_name(path.stem[: -len(MASK_SUFFIX)]))
 
 
+def truth_key(filename: str) -> str | None:
+    """``dir/NAME`` for frame truth named ``dir/NAME.truth.csv`` (or ``.truth.json``)."""
+    path = PurePosixPath(filename)
+    if path.suffix.lower() not in (".csv", ".json") or not path.stem.endswith(".truth"):
+        return None
+    return str(path.with_name(path.stem[: -len(".truth")]))
+
+
 def _image_key(filename: str) -> str:
     path = PurePosixPath(filename)
     return str(path.with_name(path.stem))
@@ -167,14 +232,18 @@ def _attach_masks(
     site: Site, assets: list[Asset], masks: dict[str, _Candidate], rejected: list[dict[str, str]]
 ) -> list[Asset]:
     """Give each mask to the image of the same name: in this upload, else already stored."""
-    by_key = {_image_key(asset.filename): asset for asset in assets}
+    by_key = {
+        _image_key(asset.filename): asset for asset in assets if asset.media_type == MediaType.IMAGE
+    }
     masked = []
     for key, candidate in masks.items():
         asset = by_key.get(key)
         if asset is None:
             earlier = [
                 a
-                for a in Asset.objects.filter(site=site, filename__startswith=f"{key}.")
+                for a in Asset.objects.filter(
+                    site=site, media_type=MediaType.IMAGE, filename__startswith=f"{key}."
+                )
                 if _image_key(a.filename) == key
             ]
             asset = earlier[0] if len(earlier) == 1 else None
@@ -242,7 +311,10 @@ def _store_candidate(
     if checksum in stored:
         raise InvalidImage(f"duplicate of {stored[checksum]} in this upload")
     existing = (
-        Asset.objects.filter(site=site, checksum=checksum).values_list("id", flat=True).first()
+        Asset.objects.filter(site=site, checksum=checksum)
+        .exclude(media_type=MediaType.FRAME)
+        .values_list("id", flat=True)
+        .first()
     )
     if existing is not None:
         raise InvalidImage(f"duplicate: this image is already asset {existing} of this site")

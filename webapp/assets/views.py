@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from webapp.assets import selectors, services
 from webapp.assets.api import incoming_files
-from webapp.assets.models import Purpose
+from webapp.assets.models import Asset, MediaType, Purpose
 from webapp.pages.forms import LabelForm, UploadForm, add_service_errors
 from webapp.sites.access import access_site, access_site_object, can, check_capability
 from webapp.sites.roles import Capability
@@ -58,6 +58,8 @@ def asset_detail(request: HttpRequest, asset_id: int) -> HttpResponse:
     """The image (with its defect mask), its class label, and every version's score."""
     asset = selectors.asset_with_site(asset_id)
     access_site_object(request.user, asset, Capability.VIEW, name=f"Asset {asset_id}")
+    if asset.media_type == MediaType.VIDEO and hasattr(asset, "video"):
+        return _video_detail(request, asset)
     can_label = can(request.user, asset.site, Capability.UPLOAD)
     form = LabelForm(initial={"label": asset.label})
     if request.method == "POST":
@@ -75,3 +77,31 @@ def asset_detail(request: HttpRequest, asset_id: int) -> HttpResponse:
         "scores": selectors.scores_of(asset),
     }
     return render(request, "assets/asset_detail.html", context)
+
+
+def _video_detail(request: HttpRequest, asset: Asset) -> HttpResponse:
+    """A video: its player, score curve over time, segments and a strip of frames."""
+    from webapp.detectors.models import DetectorVersion
+    from webapp.review.models import FlagStatus
+
+    video = asset.video
+    version_ids = selectors.versions_that_scored(asset)
+    versions = list(DetectorVersion.objects.filter(pk__in=version_ids).order_by("-number"))
+    wanted = request.GET.get("version")
+    selected = next((v.pk for v in versions if str(v.pk) == wanted), None)
+    if selected is None and versions:
+        selected = versions[0].pk
+    side = 640
+    scale = side / max(asset.width, asset.height, 1)
+    context = {
+        "site": asset.site,
+        "asset": asset,
+        "video": video,
+        "frames_stored": asset.frames.count(),
+        "versions": versions,
+        "selected_version": selected,
+        "preview_width": round(asset.width * scale) if asset.width >= asset.height else None,
+        "can_review": can(request.user, asset.site, Capability.REVIEW),
+        "pending_segments": asset.segment_flags.filter(status=FlagStatus.PENDING).exists(),
+    }
+    return render(request, "assets/video_detail.html", context)

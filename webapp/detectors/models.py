@@ -5,14 +5,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from webapp.common.jobs import JobStatus
 from webapp.sites.models import Site
 
-
-class JobStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
+__all__ = ["DetectorVersion", "JobStatus", "ScoringChunk", "ScoringJob", "ThresholdMethod"]
 
 
 class ThresholdMethod(models.TextChoices):

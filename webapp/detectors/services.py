@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import tempfile
-import threading
 import time
 import uuid
 from collections import OrderedDict
@@ -19,29 +18,37 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files import File
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
 from detection.base import Detector, DetectorError, ParamsError
 from detection.registry import create_detector, detector_class, load_detector
-from detection.training import fit_and_calibrate
-from webapp.assets.models import Asset, Purpose
-from webapp.assets.selectors import AssetImages, read_mask
+from detection.training import (
+    TrainingOutcome,
+    fit_and_calibrate,
+    fit_and_calibrate_clips,
+    score_in_chunks,
+)
+from detection.video_io import sampled_indices
+from detection.video_metrics import UNKNOWN, labels_from_truth, video_metrics
+from webapp.assets.models import Asset, MediaType, Purpose, Video
+from webapp.assets.selectors import AssetImages, image_assets, read_mask
 from webapp.common.errors import Conflict
+from webapp.common.jobs import Heartbeat, JobStatus, claim
 from webapp.detectors.models import (
     DetectorVersion,
-    JobStatus,
     ScoringChunk,
     ScoringJob,
     ThresholdMethod,
 )
 from webapp.review.selectors import confirmed_anomalies, normal_training_assets
-from webapp.review.services import record_scores
+from webapp.review.services import flag_segments, record_scores
 from webapp.sites.models import Site
 
 logger = logging.getLogger(__name__)
@@ -111,47 +118,6 @@ def _enqueue_training(version: DetectorVersion) -> None:
     train_version.apply_async(args=[version.pk], queue=queue_for_kind(version.kind))
 
 
-def _claim(model: type[DetectorVersion] | type[ScoringChunk], pk: int) -> bool:
-    """Atomically move a job to running; False if another worker has it (or it is done)."""
-    now = timezone.now()
-    stale = now - timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS)
-    claimable = Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, heartbeat_at__lt=stale)
-    return bool(
-        model.objects.filter(claimable, pk=pk).update(status=JobStatus.RUNNING, heartbeat_at=now)
-    )
-
-
-class _Heartbeat:
-    """Beats every few seconds while a job runs, even inside a long library call.
-
-    A job whose heartbeat is older than ``JOB_STALE_AFTER_SECONDS`` is taken for dead and
-    may be claimed again, so a live worker must never look stale.
-    """
-
-    def __init__(self, model: type[DetectorVersion] | type[ScoringChunk], pk: int) -> None:
-        self.model, self.pk = model, pk
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, name=f"heartbeat-{pk}", daemon=True)
-
-    def _run(self) -> None:
-        interval = max(1.0, settings.JOB_STALE_AFTER_SECONDS / 10)
-        try:
-            while not self.stop.wait(interval):
-                self.model.objects.filter(pk=self.pk, status=JobStatus.RUNNING).update(
-                    heartbeat_at=timezone.now()
-                )
-        finally:
-            connection.close()  # this thread's own connection
-
-    def __enter__(self) -> _Heartbeat:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join()
-
-
 def requeue_stale_jobs(*, include_queued: bool = False) -> tuple[int, int]:
     """Send again the jobs whose worker died (heartbeat older than the stale delay).
 
@@ -211,10 +177,10 @@ def run_training(*, version_id: int) -> None:
     The site's active version is never touched by a failure. The first version of a site
     that succeeds becomes active by itself, and scores what is waiting.
     """
-    if not _claim(DetectorVersion, version_id):
+    if not claim(DetectorVersion, version_id):
         logger.info("version %s already claimed or finished; nothing to do", version_id)
         return
-    with _Heartbeat(DetectorVersion, version_id):
+    with Heartbeat(DetectorVersion, version_id):
         _train_claimed(version_id)
 
 
@@ -232,18 +198,26 @@ def _train_claimed(version_id: int) -> None:
                 f"training needs at least {MIN_NORMAL_IMAGES} known-normal images; "
                 f"the site has {len(normal)}"
             )
-        outcome = fit_and_calibrate(
-            version.kind,
-            version.params,
-            AssetImages(normal),
-            AssetImages(anomalies),
-            labels=[a.label for a in normal] if detector_class(version.kind).needs_labels else None,
-            anomaly_masks=[read_mask(a) for a in anomalies],
-            target_fpr=version.target_fpr,
-            threshold_method=version.threshold_method,
-            fixed_threshold=version.fixed_threshold,
-            progress=_ProgressReporter(version_id),
-        )
+        if detector_class(version.kind).temporal:
+            outcome, normal, anomalies = _fit_temporal(version, normal, anomalies)
+        else:
+            outcome = fit_and_calibrate(
+                version.kind,
+                version.params,
+                AssetImages(normal),
+                AssetImages(anomalies),
+                labels=[a.label for a in normal]
+                if detector_class(version.kind).needs_labels
+                else None,
+                anomaly_masks=[read_mask(a) for a in anomalies],
+                target_fpr=version.target_fpr,
+                threshold_method=version.threshold_method,
+                fixed_threshold=version.fixed_threshold,
+                progress=_ProgressReporter(version_id),
+            )
+        video = _video_metrics(site, outcome.detector, outcome.threshold)
+        if video is not None:
+            outcome.metrics["video"] = video
         evaluation = {
             "holdout": [
                 [normal[i].pk, float(score)]
@@ -291,6 +265,113 @@ def _train_claimed(version_id: int) -> None:
             activate_version(version=version)
 
 
+def _clips(frames: Sequence[Asset]) -> list[list[Asset]]:
+    """Frames grouped in clips: per video, in time order, split where kept frames are missing.
+
+    Rejected segments of a score video are normal frames with gaps between them; a
+    temporal kind must not learn the jump from one to the next as motion.
+    """
+    by_video: dict[int, list[Asset]] = {}
+    for frame in frames:
+        by_video.setdefault(frame.source_video_id, []).append(frame)  # type: ignore[arg-type]
+    videos = {v.pk: v for v in Video.objects.filter(pk__in=list(by_video))}
+    clips: list[list[Asset]] = []
+    for video_id, members in by_video.items():
+        info = videos[video_id]
+        kept = sampled_indices(info.frame_count, info.fps, info.sample_fps or None)
+        position = {index: at for at, index in enumerate(kept)}
+        members.sort(key=lambda a: a.frame_index or 0)
+        clip: list[Asset] = []
+        for frame in members:
+            here = position.get(frame.frame_index or 0, -1)
+            if clip and here != position.get(clip[-1].frame_index or 0, -2) + 1:
+                clips.append(clip)
+                clip = []
+            clip.append(frame)
+        if clip:
+            clips.append(clip)
+    return clips
+
+
+def _fit_temporal(
+    version: DetectorVersion, normal: list[Asset], anomalies: list[Asset]
+) -> tuple[TrainingOutcome, list[Asset], list[Asset]]:
+    """Train a temporal kind on clips of normal frames (images are not clips: skipped).
+
+    Returns the outcome and the normal and anomalous frames in the order its indices use
+    (the concatenation of the clips).
+    """
+    normal_clips = _clips([a for a in normal if a.media_type == MediaType.FRAME])
+    anomalous_clips = _clips([a for a in anomalies if a.media_type == MediaType.FRAME])
+    if not normal_clips:
+        raise DetectorError(
+            f"kind '{version.kind}' learns from video: upload normal videos with purpose 'train'"
+        )
+    site = version.site
+    first_video = Video.objects.get(pk=normal_clips[0][0].source_video_id)
+    outcome = fit_and_calibrate_clips(
+        version.kind,
+        version.params,
+        [AssetImages(clip) for clip in normal_clips],
+        [AssetImages(clip) for clip in anomalous_clips],
+        fps=_kept_rate(first_video),
+        min_length=max(1, site.segment_min_length),
+        max_gap=site.segment_max_gap,
+        target_fpr=version.target_fpr,
+        threshold_method=version.threshold_method,
+        fixed_threshold=version.fixed_threshold,
+        progress=_ProgressReporter(version.pk),
+    )
+    return (
+        outcome,
+        [frame for clip in normal_clips for frame in clip],
+        [frame for clip in anomalous_clips for frame in clip],
+    )
+
+
+def _kept_rate(video: Video) -> float:
+    """Kept frames per second of a video (its sampling, or its own rate for every frame)."""
+    return video.sample_fps if 0 < video.sample_fps < video.fps else video.fps
+
+
+def _video_metrics(site: Site, detector: Detector, threshold: float) -> dict[str, Any] | None:
+    """Frame AUROC/AP, event recall and false alarms per hour on the videos with truth.
+
+    Each video with frame truth is scored whole by the new detector (its kept frames in
+    time order); frames its truth does not mention are left out.
+    """
+    clips, normal_seconds = [], 0.0
+    videos = Video.objects.filter(asset__site=site, status=JobStatus.SUCCEEDED).exclude(truth={})
+    for video in videos.select_related("asset"):
+        frames = list(Asset.objects.filter(source_video=video.asset).order_by("frame_index"))
+        truth = {int(index): label for index, label in video.truth.items()}
+        labels = labels_from_truth(
+            {at: truth[f.frame_index] for at, f in enumerate(frames) if f.frame_index in truth},
+            len(frames),
+            default=UNKNOWN,
+        )
+        if not frames or (labels == UNKNOWN).all():
+            continue
+        if detector.temporal:
+            scores = detector.score(AssetImages(frames)).scores
+        else:
+            scores, _ = score_in_chunks(detector, AssetImages(frames), keep_heatmaps=False)
+        clips.append((np.asarray(scores), labels))
+        normal_seconds += int((labels == 0).sum()) / _kept_rate(video)
+    if not clips:
+        return None
+    metrics = video_metrics(
+        clips, threshold, min_length=max(1, site.segment_min_length), max_gap=site.segment_max_gap
+    )
+    # Videos may be kept at different rates: hours of normal video counted per video.
+    hours = normal_seconds / 3600
+    metrics["normal_hours"] = hours
+    metrics["false_alarms_per_hour"] = metrics["false_alarms"] / hours if hours else None
+    metrics["n_videos"] = len(clips)
+    metrics["n_frames_with_truth"] = int(sum((labels != UNKNOWN).sum() for _, labels in clips))
+    return metrics
+
+
 def _jsonable(value: Any) -> Any:
     """Metrics as plain JSON (numpy scalars and NaN do not survive JSONField)."""
     if isinstance(value, dict):
@@ -322,9 +403,7 @@ def activate_version(*, version: DetectorVersion) -> DetectorVersion:
     site.active_version = version
     site.save(update_fields=["active_version"])
     version.site = site
-    unscored = Asset.objects.filter(site=site, purpose=Purpose.SCORE).exclude(
-        scores__version=version
-    )
+    unscored = image_assets(site).filter(purpose=Purpose.SCORE).exclude(scores__version=version)
     request_scoring(site=site, version=version, assets=list(unscored.order_by("id")))
     return version
 
@@ -333,7 +412,7 @@ def rescore_site(*, site: Site) -> ScoringJob | None:
     """Score every score-purpose asset of the site again with its active version."""
     if site.active_version is None:
         raise Conflict(f"Site '{site.slug}' has no active version; train one first.")
-    assets = list(Asset.objects.filter(site=site, purpose=Purpose.SCORE).order_by("id"))
+    assets = list(image_assets(site).filter(purpose=Purpose.SCORE).order_by("id"))
     return request_scoring(site=site, version=site.active_version, assets=assets)
 
 
@@ -343,13 +422,12 @@ def request_scoring(
     """Create a scoring job split in chunks and enqueue them after commit."""
     if not assets:
         return None
-    size = settings.SCORING_CHUNK_SIZE
+    temporal = detector_class(version.kind).temporal
     with transaction.atomic():
         job = ScoringJob.objects.create(site=site, version=version, total=len(assets))
-        ids = [asset.pk for asset in assets]
         chunks = ScoringChunk.objects.bulk_create(
-            ScoringChunk(job=job, index=i, asset_ids=ids[start : start + size])
-            for i, start in enumerate(range(0, len(ids), size))
+            ScoringChunk(job=job, index=i, asset_ids=ids)
+            for i, ids in enumerate(_chunked_ids(assets, temporal=temporal))
         )
         chunk_ids = [chunk.pk for chunk in chunks] or list(
             job.chunks.order_by("index").values_list("pk", flat=True)
@@ -357,6 +435,27 @@ def request_scoring(
         queue = queue_for_kind(version.kind)
         transaction.on_commit(lambda: _enqueue_chunks(chunk_ids, queue))
     return job
+
+
+def _chunked_ids(assets: Sequence[Asset], *, temporal: bool) -> list[list[int]]:
+    """Asset ids per chunk: images as they come, frames per video in time order.
+
+    A chunk never mixes videos, so the video whose last frames it scores is known. For a
+    temporal kind a chunk is one whole video, since each frame's score needs its
+    neighbours; an image kind scores frames in chunks like images.
+    """
+    size = settings.SCORING_CHUNK_SIZE
+    images = [a.pk for a in assets if a.media_type != MediaType.FRAME]
+    chunks = [images[start : start + size] for start in range(0, len(images), size)]
+    by_video: dict[int, list[Asset]] = {}
+    for asset in assets:
+        if asset.media_type == MediaType.FRAME:
+            by_video.setdefault(asset.source_video_id, []).append(asset)  # type: ignore[arg-type]
+    for frames in by_video.values():
+        ids = [a.pk for a in sorted(frames, key=lambda a: a.frame_index or 0)]
+        step = len(ids) if temporal else size
+        chunks += [ids[start : start + step] for start in range(0, len(ids), step)]
+    return chunks
 
 
 def _enqueue_chunks(chunk_ids: list[int], queue: str) -> None:
@@ -388,10 +487,10 @@ def load_version_detector(version: DetectorVersion) -> Detector:
 
 def score_chunk(*, chunk_id: int) -> None:
     """Score one chunk of a job; the last chunk to finish closes the job."""
-    if not _claim(ScoringChunk, chunk_id):
+    if not claim(ScoringChunk, chunk_id):
         logger.info("chunk %s already claimed or finished; nothing to do", chunk_id)
         return
-    with _Heartbeat(ScoringChunk, chunk_id):
+    with Heartbeat(ScoringChunk, chunk_id):
         _score_claimed(chunk_id)
 
 
@@ -401,7 +500,8 @@ def _score_claimed(chunk_id: int) -> None:
     ScoringJob.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(status=JobStatus.RUNNING)
     try:
         version = job.version
-        assets = list(Asset.objects.filter(pk__in=chunk.asset_ids).order_by("id"))
+        by_id = {a.pk: a for a in Asset.objects.filter(pk__in=chunk.asset_ids)}
+        assets = [by_id[pk] for pk in chunk.asset_ids if pk in by_id]  # (frames in time order)
         if assets:
             result = load_version_detector(version).score(AssetImages(assets))
             record_scores(
@@ -410,6 +510,9 @@ def _score_claimed(chunk_id: int) -> None:
                 scores=result.scores.tolist(),
                 heatmaps=result.heatmaps,
             )
+            videos = {a.source_video_id for a in assets if a.media_type == MediaType.FRAME}
+            for video_id in videos:
+                _flag_segments_when_scored(version, video_id)  # type: ignore[arg-type]
     except Exception as exc:
         reason = str(exc) if isinstance(exc, DetectorError) else f"{type(exc).__name__}: {exc}"
         logger.exception("scoring chunk %s failed", chunk_id)
@@ -423,3 +526,11 @@ def _score_claimed(chunk_id: int) -> None:
         ScoringJob.objects.filter(
             pk=job.pk, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
         ).update(status=JobStatus.SUCCEEDED, finished_at=timezone.now())
+
+
+def _flag_segments_when_scored(version: DetectorVersion, video_id: int) -> None:
+    """Once the version has scored every kept frame of the video, flag its event segments."""
+    frames = Asset.objects.filter(source_video_id=video_id)
+    if frames.exclude(scores__version=version).exists():
+        return  # other chunks of this video are still to come
+    flag_segments(version=version, video=Asset.objects.get(pk=video_id))

@@ -41,6 +41,21 @@ class MemberForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER)
 
 
+class VideoSettingsForm(forms.Form):
+    video_sample_fps = forms.FloatField(
+        label="Frames kept per second",
+        min_value=0,
+        max_value=1000,
+        help_text="Of each video uploaded from now on; 0 keeps every frame.",
+    )
+    segment_min_length = forms.IntegerField(
+        label="Shortest event (kept frames)", min_value=1, max_value=10_000
+    )
+    segment_max_gap = forms.IntegerField(
+        label="Gap bridged inside an event (kept frames)", min_value=0, max_value=10_000
+    )
+
+
 class LabelForm(forms.Form):
     label = forms.CharField(
         max_length=100,
@@ -107,10 +122,14 @@ class UploadForm(forms.Form):
     #: Rendered by the form, read by the view (``incoming_files``): whether the files are
     #: acceptable is the upload service's decision, so the field only checks there are some.
     files = forms.Field(
-        label="Images or .zip archives",
+        label="Images, videos or .zip archives",
         error_messages={"required": "No files were sent; attach one or more images or a .zip."},
         widget=MultipleFileInput(
-            attrs={"multiple": True, "accept": "image/*,.zip,application/zip"}
+            attrs={
+                "multiple": True,
+                "accept": "image/*,.zip,application/zip,video/*,.mp4,.avi,.mov,.mkv,.webm,.csv",
+            }
         ),
-        help_text="Select one or more images (JPEG, PNG, ...) or .zip archives of images.",
+        help_text="Select images (JPEG, PNG, ...), videos (.mp4 .avi .mov .mkv .webm, with "
+        "NAME.truth.csv frame labels if known) or .zip archives of them.",
     )

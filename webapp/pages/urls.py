@@ -23,6 +23,11 @@ urlpatterns = [
     path("sites/<slug:slug>/", site_views.site_detail, name="site-detail"),
     path("sites/<slug:slug>/members/", site_views.add_member, name="site-add-member"),
     path("sites/<slug:slug>/upload/", asset_views.upload, name="site-upload"),
+    path(
+        "sites/<slug:slug>/video-settings/",
+        site_views.video_settings,
+        name="site-video-settings",
+    ),
     path("sites/<slug:slug>/train/", detector_views.train_version, name="site-train"),
     path("sites/<slug:slug>/rescore/", detector_views.rescore_site, name="site-rescore"),
     path("sites/<slug:slug>/review/", review_views.review_queue, name="site-review"),

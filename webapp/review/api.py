@@ -20,7 +20,9 @@ from webapp.sites.roles import Capability
 
 class FlagOutput(serializers.ModelSerializer):
     asset = serializers.IntegerField(source="score.asset_id")
-    filename = serializers.CharField(source="score.asset.filename")
+    filename = serializers.SerializerMethodField(
+        help_text="The image's name; for a segment, the video's and its frames."
+    )
     image_url = serializers.SerializerMethodField()
     heatmap_url = serializers.SerializerMethodField()
     normalised_score = serializers.SerializerMethodField(
@@ -31,6 +33,16 @@ class FlagOutput(serializers.ModelSerializer):
     version = serializers.IntegerField(source="score.version_id")
     version_number = serializers.IntegerField(source="score.version.number")
     reviewer = serializers.SerializerMethodField()
+    kind = serializers.SerializerMethodField(help_text="image, or segment (an event in a video)")
+    video = serializers.IntegerField(
+        source="video_id", allow_null=True, help_text="For a segment: the video asset."
+    )
+    start_frame = serializers.IntegerField(allow_null=True)
+    end_frame = serializers.IntegerField(allow_null=True)
+    peak_frame = serializers.SerializerMethodField()
+    start_s = serializers.SerializerMethodField()
+    end_s = serializers.SerializerMethodField()
+    preview_url = serializers.SerializerMethodField()
 
     class Meta:
         model = Flag
@@ -50,9 +62,46 @@ class FlagOutput(serializers.ModelSerializer):
             "reviewed_at",
             "note",
             "created_at",
+            "kind",
+            "video",
+            "start_frame",
+            "end_frame",
+            "peak_frame",
+            "start_s",
+            "end_s",
+            "preview_url",
         ]
 
+    def get_filename(self, flag: Flag) -> str:
+        if flag.is_segment:
+            return f"{flag.video.filename} frames {flag.start_frame}-{flag.end_frame}"
+        return flag.score.asset.filename
+
+    def get_kind(self, flag: Flag) -> str:
+        return "segment" if flag.is_segment else "image"
+
+    def get_peak_frame(self, flag: Flag) -> int | None:
+        return flag.score.asset.frame_index if flag.is_segment else None
+
+    def _fps(self, flag: Flag) -> float | None:
+        video = getattr(flag.video, "video", None) if flag.is_segment else None
+        return video.fps if video else None
+
+    def get_start_s(self, flag: Flag) -> float | None:
+        fps = self._fps(flag)
+        return flag.start_frame / fps if fps and flag.start_frame is not None else None
+
+    def get_end_s(self, flag: Flag) -> float | None:
+        """Time just after the last frame of the segment."""
+        fps = self._fps(flag)
+        return (flag.end_frame + 1) / fps if fps and flag.end_frame is not None else None
+
+    def get_preview_url(self, flag: Flag) -> str | None:
+        video = getattr(flag.video, "video", None) if flag.is_segment else None
+        return f"/api/assets/{flag.video_id}/preview/" if video and video.preview else None
+
     def get_image_url(self, flag: Flag) -> str:
+        """The image; for a segment, its peak frame."""
         return f"/api/assets/{flag.score.asset_id}/image/"
 
     def get_normalised_score(self, flag: Flag) -> float | None:

@@ -49,7 +49,12 @@ DECISION_STATUS = {Decision.CONFIRM: FlagStatus.CONFIRMED, Decision.REJECT: Flag
 
 
 class Flag(models.Model):
-    """A score above threshold that waits for, or has, a reviewer's decision."""
+    """A score above threshold that waits for, or has, a reviewer's decision.
+
+    For images, the flag is the asset's. For video, one flag stands for an event segment:
+    it hangs on the Score of the segment's peak frame and names the video and the first
+    and last frame indices (inclusive); a decision on it labels every frame in between.
+    """
 
     site = models.ForeignKey("sites.Site", on_delete=models.CASCADE, related_name="flags")
     score = models.OneToOneField(Score, on_delete=models.CASCADE, related_name="flag")
@@ -61,11 +66,28 @@ class Flag(models.Model):
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
     note = models.TextField(blank=True)
+    video = models.ForeignKey(
+        "assets.Asset",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="segment_flags",
+        help_text="For an event segment: the video it is in.",
+    )
+    start_frame = models.PositiveIntegerField(null=True, blank=True)
+    end_frame = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        indexes = [models.Index(fields=["site", "status"])]
+        indexes = [
+            models.Index(fields=["site", "status"]),
+            models.Index(fields=["video", "start_frame", "end_frame"]),
+        ]
         ordering = ["-score__score", "id"]
 
     def __str__(self) -> str:
         return f"flag {self.pk} ({self.status})"
+
+    @property
+    def is_segment(self) -> bool:
+        return self.video_id is not None

@@ -7,14 +7,25 @@ from collections.abc import Iterable
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from webapp.assets.models import Asset, Purpose
+from webapp.assets.selectors import image_assets
 from webapp.review.models import Flag, FlagStatus
 from webapp.sites.models import Site
 
 
 def _latest_decision() -> Subquery:
-    """The status of the asset's most recently reviewed flag (its current label)."""
+    """The status of the asset's most recently reviewed flag (its current label).
+
+    A frame is labelled by the event segments that cover it, not only by a flag on itself:
+    rejecting a segment makes all its frames normal, confirming it makes them anomalies.
+    """
+    own = Q(score__asset=OuterRef("pk"), video__isnull=True)
+    covering = Q(
+        video=OuterRef("source_video"),
+        start_frame__lte=OuterRef("frame_index"),
+        end_frame__gte=OuterRef("frame_index"),
+    )
     return Subquery(
-        Flag.objects.filter(score__asset=OuterRef("pk"))
+        Flag.objects.filter(own | covering)
         .exclude(status=FlagStatus.PENDING)
         .order_by("-reviewed_at", "-id")
         .values("status")[:1]
@@ -27,7 +38,7 @@ def normal_training_assets(site: Site) -> QuerySet[Asset]:
     Assets whose latest review confirmed an anomaly never count as normal.
     """
     return (
-        Asset.objects.filter(site=site)
+        image_assets(site)
         .annotate(decision=_latest_decision())
         # (an exclude() on the nullable annotation would also drop never-reviewed rows)
         .filter(Q(purpose=Purpose.TRAIN, decision__isnull=True) | Q(decision=FlagStatus.REJECTED))
@@ -38,7 +49,7 @@ def normal_training_assets(site: Site) -> QuerySet[Asset]:
 def confirmed_anomalies(site: Site) -> QuerySet[Asset]:
     """Assets a reviewer confirmed as anomalous: used to evaluate and calibrate versions."""
     return (
-        Asset.objects.filter(site=site)
+        image_assets(site)
         .annotate(decision=_latest_decision())
         .filter(decision=FlagStatus.CONFIRMED)
         .order_by("id")
@@ -48,7 +59,7 @@ def confirmed_anomalies(site: Site) -> QuerySet[Asset]:
 def flags_of(site: Site, *, status: str | None = None) -> QuerySet[Flag]:
     """Flags of a site, highest score first, with what a list needs loaded in one query."""
     flags = Flag.objects.filter(site=site).select_related(
-        "score", "score__asset", "score__version", "reviewer"
+        "score", "score__asset", "score__version", "reviewer", "video", "video__video"
     )
     if status:
         flags = flags.filter(status=status)
@@ -57,7 +68,9 @@ def flags_of(site: Site, *, status: str | None = None) -> QuerySet[Flag]:
 
 def flag_with_site(flag_id: int) -> Flag | None:
     return (
-        Flag.objects.select_related("site", "score", "score__asset", "score__version", "reviewer")
+        Flag.objects.select_related(
+            "site", "score", "score__asset", "score__version", "reviewer", "video", "video__video"
+        )
         .filter(pk=flag_id)
         .first()
     )
@@ -71,3 +84,12 @@ def pending_counts(site_ids: Iterable[int]) -> dict[int, int]:
         .annotate(n=Count("id"))
     )
     return {row["site_id"]: row["n"] for row in rows}
+
+
+def segment_flags_of(video: Asset) -> QuerySet[Flag]:
+    """The event-segment flags of a video, in time order."""
+    return (
+        Flag.objects.filter(video=video)
+        .select_related("score", "score__asset", "score__version", "reviewer")
+        .order_by("start_frame", "id")
+    )

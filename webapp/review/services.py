@@ -12,7 +12,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from detection.report import heatmap_png
-from webapp.assets.models import Asset
+from detection.segments import find_segments
+from webapp.assets.models import Asset, MediaType
 from webapp.common.errors import Conflict
 from webapp.detectors.models import DetectorVersion
 from webapp.review.models import DECISION_STATUS, Decision, Flag, FlagStatus, Score
@@ -33,18 +34,20 @@ def record_scores(
     raised for the same asset are superseded (removed, the scores stay); a pending flag
     whose score no longer clears the threshold is removed. Heatmaps, when the kind makes
     them, are kept as overlay images for flagged assets only (reviewers look at those).
-    Returns how many are flagged.
+    Video frames get scores only: their flags are event segments, opened by
+    :func:`flag_segments` once every frame of the video is scored. Returns how many are
+    above the threshold.
     """
     threshold = float(version.threshold if version.threshold is not None else float("inf"))
     asset_ids = [asset.pk for asset in assets]
     labelled = set(
-        Flag.objects.filter(score__asset_id__in=asset_ids)
+        Flag.objects.filter(score__asset_id__in=asset_ids, video__isnull=True)
         .exclude(status=FlagStatus.PENDING)
         .values_list("score__asset_id", flat=True)
     )
-    Flag.objects.filter(score__asset_id__in=asset_ids, status=FlagStatus.PENDING).exclude(
-        score__version=version
-    ).delete()
+    Flag.objects.filter(
+        score__asset_id__in=asset_ids, status=FlagStatus.PENDING, video__isnull=True
+    ).exclude(score__version=version).delete()
     flagged = 0
     for index, (asset, value) in enumerate(zip(assets, scores, strict=True)):
         is_flagged = float(value) > threshold
@@ -57,11 +60,58 @@ def record_scores(
             _store_heatmap(score, heatmaps[index], threshold)
         if is_flagged:
             flagged += 1
+        if asset.media_type == MediaType.FRAME:
+            continue
+        if is_flagged:
             if asset.pk not in labelled:
                 Flag.objects.get_or_create(score=score, defaults={"site_id": asset.site_id})
         else:
             Flag.objects.filter(score=score, status=FlagStatus.PENDING).delete()
     return flagged
+
+
+@transaction.atomic
+def flag_segments(*, version: DetectorVersion, video: Asset) -> list[Flag]:
+    """Open one pending flag per event segment of the video's frame scores by ``version``.
+
+    Segments are runs of kept frames above the version's threshold (``find_segments``
+    with the site's minimum length and bridged gap); the flag hangs on the peak frame's
+    score and names the first and last frame indices. Rules, as for images: pending
+    segment flags of the video (any version) are replaced; a reviewed segment stands, and
+    no new flag is opened on frames it covers. Returns the flags now pending.
+    """
+    video = Asset.objects.select_for_update().select_related("site").get(pk=video.pk)
+    site = video.site
+    threshold = float(version.threshold if version.threshold is not None else float("inf"))
+    scores = list(
+        Score.objects.filter(version=version, asset__source_video=video)
+        .select_related("asset")
+        .order_by("asset__frame_index")
+    )
+    segments = find_segments(
+        [score.score for score in scores],
+        threshold,
+        min_length=max(1, site.segment_min_length),
+        max_gap=site.segment_max_gap,
+    )
+    Flag.objects.filter(video=video, status=FlagStatus.PENDING).delete()
+    reviewed = list(
+        Flag.objects.filter(video=video)
+        .exclude(status=FlagStatus.PENDING)
+        .values_list("start_frame", "end_frame")
+    )
+    opened = []
+    for segment in segments:
+        start = scores[segment.start].asset.frame_index
+        end = scores[segment.end].asset.frame_index
+        if any(start <= done_end and done_start <= end for done_start, done_end in reviewed):
+            continue
+        flag, _ = Flag.objects.get_or_create(
+            score=scores[segment.peak],
+            defaults={"site": site, "video": video, "start_frame": start, "end_frame": end},
+        )
+        opened.append(flag)
+    return opened
 
 
 def _store_heatmap(score: Score, heatmap: np.ndarray, threshold: float) -> None:

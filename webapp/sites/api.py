@@ -54,7 +54,17 @@ class SiteOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Site
-        fields = ["slug", "name", "description", "role", "active_version", "created_at"]
+        fields = [
+            "slug",
+            "name",
+            "description",
+            "role",
+            "active_version",
+            "video_sample_fps",
+            "segment_min_length",
+            "segment_max_gap",
+            "created_at",
+        ]
 
     def get_role(self, site: Site) -> str | None:
         return role_on(self.context["request"].user, site)
@@ -86,9 +96,27 @@ class SiteListCreateView(generics.ListAPIView):
 
 
 class SiteDetailView(APIView):
+    class SettingsInput(serializers.Serializer):
+        name = serializers.CharField(max_length=200, required=False)
+        description = serializers.CharField(required=False, allow_blank=True)
+        video_sample_fps = serializers.FloatField(
+            required=False, min_value=0, max_value=1000, help_text="0 = every frame"
+        )
+        segment_min_length = serializers.IntegerField(required=False, min_value=1, max_value=10_000)
+        segment_max_gap = serializers.IntegerField(required=False, min_value=0, max_value=10_000)
+
     @extend_schema(responses=SiteOutput)
     def get(self, request: Request, slug: str) -> Response:
         site = access_site(request.user, slug, Capability.VIEW)
+        return Response(SiteOutput(site, context={"request": request}).data)
+
+    @extend_schema(request=SettingsInput, responses=SiteOutput)
+    def patch(self, request: Request, slug: str) -> Response:
+        """Change the site's settings (admins): name, video sampling, event segments."""
+        site = access_site(request.user, slug, Capability.MANAGE)
+        data = self.SettingsInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        site = services.update_site_settings(site=site, **data.validated_data)
         return Response(SiteOutput(site, context={"request": request}).data)
 
 

@@ -20,6 +20,18 @@ class Site(models.Model):
         related_name="+",
         help_text="The version that scores new uploads; admins may switch (roll back).",
     )
+    #: Frames kept per second of video (0 = every frame). Changing it applies to videos
+    #: uploaded afterwards; each video records the rate its frames were taken at.
+    video_sample_fps = models.FloatField(
+        default=5.0, help_text="Frames kept per second of uploaded video; 0 keeps every frame."
+    )
+    segment_min_length = models.PositiveIntegerField(
+        default=2, help_text="Event segments shorter than this many kept frames are dropped."
+    )
+    segment_max_gap = models.PositiveIntegerField(
+        default=2,
+        help_text="Up to this many frames below threshold inside an event do not split it.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -46,3 +46,25 @@ def remove_membership(*, site: Site, username: str) -> None:
     deleted, _ = Membership.objects.filter(site=site, user__username=username).delete()
     if not deleted:
         raise ValidationError({"username": f"'{username}' is not a member of '{site.slug}'."})
+
+
+_SETTINGS = ("name", "description", "video_sample_fps", "segment_min_length", "segment_max_gap")
+
+
+@transaction.atomic
+def update_site_settings(*, site: Site, **changes: object) -> Site:
+    """Change some of a site's settings.
+
+    ``video_sample_fps`` (frames kept per second, 0 = all) applies to videos uploaded from
+    now on; the segment parameters apply from the next scoring.
+    """
+    unknown = set(changes) - set(_SETTINGS)
+    if unknown:
+        raise ValidationError({name: "not a site setting" for name in unknown})
+    fps = changes.get("video_sample_fps")
+    if fps is not None and (float(fps) < 0 or float(fps) > 1000):  # type: ignore[arg-type]
+        raise ValidationError({"video_sample_fps": "between 0 (every frame) and 1000"})
+    for name, value in changes.items():
+        setattr(site, name, value)
+    site.save(update_fields=list(changes) or None)
+    return site

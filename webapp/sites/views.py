@@ -14,7 +14,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 from webapp.assets import selectors as asset_selectors
 from webapp.detectors import selectors as detector_selectors
 from webapp.detectors.models import JobStatus
-from webapp.pages.forms import MemberForm, SiteCreateForm, TrainForm, add_service_errors
+from webapp.pages.forms import (
+    MemberForm,
+    SiteCreateForm,
+    TrainForm,
+    VideoSettingsForm,
+    add_service_errors,
+)
 from webapp.review import selectors as review_selectors
 from webapp.sites import selectors, services
 from webapp.sites.access import access_site, can, role_on
@@ -52,6 +58,7 @@ def render_site_detail(
     *,
     train_form: TrainForm | None = None,
     member_form: MemberForm | None = None,
+    video_form: VideoSettingsForm | None = None,
 ) -> HttpResponse:
     """The site overview; the POST views re-render it with their bound form when invalid."""
     can_manage = can(request.user, site, Capability.MANAGE)
@@ -72,6 +79,14 @@ def render_site_detail(
         "kinds": kinds,
         "train_form": train_form or TrainForm(kinds=[k["kind"] for k in kinds]),
         "member_form": member_form or MemberForm(),
+        "video_form": video_form
+        or VideoSettingsForm(
+            initial={
+                "video_sample_fps": site.video_sample_fps,
+                "segment_min_length": site.segment_min_length,
+                "segment_max_gap": site.segment_max_gap,
+            }
+        ),
         "polling": any(v.status in ACTIVE_JOB_STATUSES for v in versions)
         or any(j.status in ACTIVE_JOB_STATUSES for j in jobs),
     }
@@ -101,3 +116,20 @@ def add_member(request: HttpRequest, slug: str) -> HttpResponse:
             )
             return redirect("site-detail", slug=site.slug)
     return render_site_detail(request, site, member_form=form)
+
+
+@login_required
+@require_POST
+def video_settings(request: HttpRequest, slug: str) -> HttpResponse:
+    """Video sampling and event-segment settings (admins only)."""
+    site = access_site(request.user, slug, Capability.MANAGE)
+    form = VideoSettingsForm(request.POST)
+    if form.is_valid():
+        try:
+            services.update_site_settings(site=site, **form.cleaned_data)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, "Video settings saved.")
+            return redirect("site-detail", slug=site.slug)
+    return render_site_detail(request, site, video_form=form)

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from webapp.assets.video_services import requeue_stale_extractions
 from webapp.detectors.services import requeue_stale_jobs
 
 
@@ -21,4 +22,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         versions, chunks = requeue_stale_jobs(include_queued=options["queued"])
-        self.stdout.write(f"re-sent {versions} training and {chunks} scoring jobs")
+        videos = requeue_stale_extractions(include_queued=options["queued"])
+        self.stdout.write(
+            f"re-sent {versions} training and {chunks} scoring jobs, {videos} frame extractions"
+        )
