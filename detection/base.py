@@ -19,9 +19,12 @@ import zipfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from detection.objects import DetectedBox, LabelledBox
 
 ARTEFACT_FORMAT = 1
 
@@ -54,11 +57,13 @@ class ScoreResult:
     """Scores for a batch of images; higher = more abnormal.
 
     ``heatmaps`` (one float32 array per image, at that image's resolution, higher = more
-    abnormal) is set by kinds that localise anomalies, else ``None``.
+    abnormal) is set by kinds that localise anomalies, else ``None``. ``boxes`` (one list
+    per image, possibly empty) is set by object kinds: what they detected, in image pixels.
     """
 
     scores: np.ndarray
     heatmaps: list[np.ndarray] | None = None
+    boxes: list[list[DetectedBox]] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,6 +137,8 @@ class Detector(ABC):
     needs_labels: ClassVar[bool] = False
     #: Kinds that score frames in time order (see :mod:`detection.temporal`).
     temporal: ClassVar[bool] = False
+    #: Kinds that need labelled boxes per training image (object detectors).
+    needs_boxes: ClassVar[bool] = False
 
     def __init__(self, params: Params | Mapping[str, Any] | None = None) -> None:
         if not isinstance(params, Params):
@@ -146,9 +153,15 @@ class Detector(ABC):
         images: Sequence[np.ndarray],
         *,
         labels: Sequence[str] | None = None,
+        boxes: Sequence[Sequence[LabelledBox]] | None = None,
         progress: ProgressCallback | None = None,
     ) -> Self:
-        """Learn normality from ``images`` (all assumed normal)."""
+        """Learn normality from ``images`` (all assumed normal).
+
+        ``labels`` (one class per image) and ``boxes`` (the labelled objects of each image)
+        are read by the kinds that set :attr:`needs_labels` / :attr:`needs_boxes`; the
+        others accept and ignore them, so callers can pass what a site has.
+        """
 
     @abstractmethod
     def score(self, images: Sequence[np.ndarray]) -> ScoreResult:

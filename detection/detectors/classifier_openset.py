@@ -54,6 +54,8 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from detection.objects import LabelledBox
+
 MODEL_FILE = "model.pt"
 CLASSES_FILE = "classes.json"
 SCORE_METHODS = ("energy", "max_softmax")
@@ -304,6 +306,7 @@ class ClassifierOpensetDetector(Detector):
         images: Sequence[np.ndarray],
         *,
         labels: Sequence[str] | None = None,
+        boxes: Sequence[Sequence[LabelledBox]] | None = None,
         progress: ProgressCallback | None = None,
     ) -> Self:
         import torch
@@ -395,13 +398,12 @@ class ClassifierOpensetDetector(Detector):
 
     def scores_from_logits(self, logits: np.ndarray) -> np.ndarray:
         """Openness per row of logits: energy or 1 - max softmax; higher = more abnormal."""
+        from detection.objects import energy_score, max_softmax_score
+
         t = float(self.params.temperature)
-        scaled = logits / t
-        peak = scaled.max(axis=1, keepdims=True)
-        log_sum_exp = peak[:, 0] + np.log(np.exp(scaled - peak).sum(axis=1))
         if self.params.score_method == "energy":
-            return -t * log_sum_exp
-        return 1.0 - np.exp(peak[:, 0] - log_sum_exp)  # max softmax probability
+            return energy_score(logits, t)
+        return max_softmax_score(logits, t)
 
     def score(self, images: Sequence[np.ndarray]) -> ScoreResult:
         self._require_fitted()

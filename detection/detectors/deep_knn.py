@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     import torch
 
     from detection.features.backbone import PatchFeatureExtractor
+    from detection.objects import LabelledBox
 
 BANK_FILE = "memory_bank.pt"
 #: Training patches whose distance to the bank sets a size's normaliser (a random sample).
@@ -255,6 +256,7 @@ class DeepKnnDetector(Detector):
         images: Sequence[np.ndarray],
         *,
         labels: Sequence[str] | None = None,
+        boxes: Sequence[Sequence[LabelledBox]] | None = None,
         progress: ProgressCallback | None = None,
     ) -> Self:
         import torch

@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 from sklearn.covariance import EllipticEnvelope
@@ -42,6 +42,9 @@ from detection.base import (
 from detection.features.color_histogram import color_histogram
 from detection.registry import register
 from detection.sklearn_state import dump_estimator, load_estimator
+
+if TYPE_CHECKING:
+    from detection.objects import LabelledBox
 
 ESTIMATORS = ("isolation_forest", "one_class_svm", "local_outlier_factor", "elliptic_envelope")
 
@@ -158,6 +161,7 @@ class HistogramIForestDetector(Detector):
         images: Sequence[np.ndarray],
         *,
         labels: Sequence[str] | None = None,
+        boxes: Sequence[Sequence[LabelledBox]] | None = None,
         progress: ProgressCallback | None = None,
     ) -> Self:
         if len(images) < 2:

@@ -53,6 +53,8 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from detection.objects import LabelledBox
+
 MODEL_FILE = "model.pt"
 REFERENCE_FILE = "reference.pt"
 LOSSES = ("mse", "ssim", "mse+ssim")
@@ -300,6 +302,7 @@ class PatchAutoencoderDetector(Detector):
         images: Sequence[np.ndarray],
         *,
         labels: Sequence[str] | None = None,
+        boxes: Sequence[Sequence[LabelledBox]] | None = None,
         progress: ProgressCallback | None = None,
     ) -> Self:
         import torch
