@@ -18,6 +18,24 @@ from webapp.sites.access import access_site, check_capability
 from webapp.sites.roles import Capability
 
 
+class DetectedBoxOutput(serializers.Serializer):
+    """An object a detector found (object kinds), in image pixels."""
+
+    label = serializers.CharField(help_text="Its class, or 'unknown' when unlike every class.")
+    nearest_class = serializers.CharField(help_text="The known class it is most like.")
+    x = serializers.FloatField()
+    y = serializers.FloatField()
+    w = serializers.FloatField()
+    h = serializers.FloatField()
+    confidence = serializers.FloatField()
+    openness = serializers.FloatField(help_text="Higher = less like any known class.")
+    unknown = serializers.BooleanField()
+    reason = serializers.CharField(help_text="Why this object counts against the image.")
+    named_as = serializers.CharField(
+        required=False, help_text="The class a reviewer gave it (then a labelled box)."
+    )
+
+
 class FlagOutput(serializers.ModelSerializer):
     asset = serializers.IntegerField(source="score.asset_id")
     filename = serializers.CharField(source="score.asset.filename")
@@ -31,6 +49,14 @@ class FlagOutput(serializers.ModelSerializer):
     version = serializers.IntegerField(source="score.version_id")
     version_number = serializers.IntegerField(source="score.version.number")
     reviewer = serializers.SerializerMethodField()
+    boxes = DetectedBoxOutput(source="score.details.boxes", many=True, default=list, read_only=True)
+    reasons = serializers.ListField(
+        source="score.details.reasons",
+        child=serializers.CharField(),
+        default=list,
+        read_only=True,
+        help_text="Site rules the image breaks (a forbidden class seen, a count off).",
+    )
 
     class Meta:
         model = Flag
@@ -50,6 +76,8 @@ class FlagOutput(serializers.ModelSerializer):
             "reviewed_at",
             "note",
             "created_at",
+            "boxes",
+            "reasons",
         ]
 
     def get_image_url(self, flag: Flag) -> str:

@@ -25,6 +25,7 @@ def record_scores(
     assets: Sequence[Asset],
     scores: Sequence[float],
     heatmaps: Sequence[np.ndarray] | None = None,
+    details: Sequence[dict] | None = None,
 ) -> int:
     """Upsert each asset's score by ``version`` and keep the review queue in step.
 
@@ -33,7 +34,9 @@ def record_scores(
     raised for the same asset are superseded (removed, the scores stay); a pending flag
     whose score no longer clears the threshold is removed. Heatmaps, when the kind makes
     them, are kept as overlay images for flagged assets only (reviewers look at those).
-    Returns how many are flagged.
+    ``details`` (object kinds, see :func:`webapp.objects.services.describe_detections`) are
+    kept on each score; an image whose details give ``reasons`` (site rules broken) is
+    flagged whatever its score. Returns how many are flagged.
     """
     threshold = float(version.threshold if version.threshold is not None else float("inf"))
     asset_ids = [asset.pk for asset in assets]
@@ -47,11 +50,17 @@ def record_scores(
     ).delete()
     flagged = 0
     for index, (asset, value) in enumerate(zip(assets, scores, strict=True)):
-        is_flagged = float(value) > threshold
+        detail = details[index] if details is not None else {}
+        is_flagged = float(value) > threshold or bool(detail.get("reasons"))
         score, _ = Score.objects.update_or_create(
             asset=asset,
             version=version,
-            defaults={"score": float(value), "threshold": threshold, "is_flagged": is_flagged},
+            defaults={
+                "score": float(value),
+                "threshold": threshold,
+                "is_flagged": is_flagged,
+                "details": detail,
+            },
         )
         if is_flagged and heatmaps is not None:
             _store_heatmap(score, heatmaps[index], threshold)
