@@ -211,8 +211,13 @@
     if (undoStack.length > 200) undoStack.shift();
   }
 
+  function setState(state) {
+    root.dataset.state = state; // dirty | saving | saved | error (tests wait on it)
+  }
+
   function changed() {
     dirty = true;
+    setState("dirty");
     invalid = {};
     render();
     scheduleSave();
@@ -287,6 +292,7 @@
       return { label: b.label, x: round(b.x), y: round(b.y), w: round(b.w), h: round(b.h) };
     });
     dirty = false;
+    setState("saving");
     announce("Saving…");
     saving = fetch(root.dataset.boxesUrl, {
       method: "PUT",
@@ -311,12 +317,14 @@
               throw error;
             }
             if (!dirty) {
+              setState("saved");
               announce("Saved: " + data.length + " box" + (data.length === 1 ? "" : "es") + ".");
             }
           });
       })
       .catch(function (error) {
         dirty = true;
+        setState("error");
         invalid = {};
         if (error.boxes && typeof error.boxes === "object") {
           Object.keys(error.boxes).forEach(function (key) {
