@@ -16,8 +16,11 @@ from typing import Any
 import numpy as np
 
 from detection.base import DetectorError
+from detection.coco import load_coco
 from detection.images import list_images, read_image
 from detection.metrics import evaluate
+from detection.object_metrics import object_metrics
+from detection.objects import DetectedBox, LabelledBox, flag_boxes
 from detection.registry import available_kinds, detector_class, load_detector
 from detection.training import fit_and_calibrate
 from detection.weights import import_weights_file, use_project_torch_home
@@ -63,10 +66,38 @@ def _labelled_images_in(folders: Sequence[str]) -> tuple[list[Path], list[str]]:
     return paths, labels
 
 
+def _boxed_images_in(
+    paths: Sequence[str], coco: str | None
+) -> tuple[list[Path], list[list[LabelledBox]]]:
+    """The images of ``paths`` that the COCO file lists (matched by file name), with boxes.
+
+    Images it does not list and names it lists that are not there are reported on stderr,
+    not fatal: a labelling export often covers a subset of a folder.
+    """
+    if not coco:
+        raise DetectorError("this kind needs labelled boxes: pass --coco annotations.json")
+    data = load_coco(coco)
+    found = _images_in(paths)
+    listed = [path for path in found if path.name in data.boxes]
+    unlisted = len(found) - len(listed)
+    missing = sorted(set(data.boxes) - {path.name for path in found})
+    if unlisted:
+        print(f"{unlisted} images are not in {Path(coco).name}; left out", file=sys.stderr)
+    if missing:
+        shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+        print(f"{len(missing)} images of {Path(coco).name} not found: {shown}", file=sys.stderr)
+    if not listed:
+        raise DetectorError(f"none of the images is listed in {Path(coco).name}")
+    return listed, [data.boxes[path.name] for path in listed]
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     labels = None
+    boxes = None
     if detector_class(args.kind).needs_labels:
         normal, labels = _labelled_images_in(args.data)
+    elif detector_class(args.kind).needs_boxes:
+        normal, boxes = _boxed_images_in(args.data, args.coco)
     else:
         normal = _images_in(args.data)
     anomalous = _images_in(args.anomalous or [])
@@ -77,6 +108,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         _load(normal),
         _load(anomalous),
         labels=labels,
+        boxes=boxes,
         target_fpr=args.target_fpr,
         threshold_method=args.threshold_method,
         fixed_threshold=args.threshold,
@@ -116,24 +148,72 @@ def _save_heatmap(folder: Path, path: Path, image: Any, heatmap: Any) -> None:
     cv2.imwrite(str(folder / f"{path.stem}_heatmap.png"), overlay)
 
 
+def _box_line(box: DetectedBox) -> str:
+    where = f"{box.x:.1f},{box.y:.1f},{box.w:.1f},{box.h:.1f}"
+    line = f"\tbox\t{box.label}\t{where}\t{box.confidence:.3f}\t{box.openness:.4f}"
+    return line + (f"\t{box.reason}" if box.reason else "")
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     model = Path(args.model)
     detector = load_detector(model)
     threshold = _threshold(model, args.threshold)
     heatmaps = Path(args.heatmaps) if args.heatmaps else None
-    print("path\tscore\tverdict")
+    min_confidence = getattr(detector.params, "score_threshold", 0.3)
+    if not args.json:
+        print("path\tscore\tverdict")
     for path in _images_in(args.images):
         try:
             image = read_image(path)
             result = detector.score([image])
         except DetectorError as exc:
-            print(f"{path}\terror\t{exc}")
+            if args.json:
+                print(json.dumps({"path": str(path), "error": str(exc)}))
+            else:
+                print(f"{path}\terror\t{exc}")
             continue
         score = float(result.scores[0])
         verdict = "-" if threshold is None else ("anomalous" if score > threshold else "normal")
-        print(f"{path}\t{score:.6f}\t{verdict}")
+        boxes = None
+        if result.boxes is not None:
+            boxes = flag_boxes(result.boxes[0], threshold=threshold, min_confidence=min_confidence)
+        if args.json:
+            row: dict[str, Any] = {"path": str(path), "score": score, "verdict": verdict}
+            if boxes is not None:
+                row["boxes"] = [box.to_dict() for box in boxes]
+            print(json.dumps(row))
+        else:
+            print(f"{path}\t{score:.6f}\t{verdict}")
+            for box in boxes or []:
+                print(_box_line(box))
         if heatmaps is not None and result.heatmaps is not None:
             _save_heatmap(heatmaps, path, image, result.heatmaps[0])
+    return 0
+
+
+def _evaluate_objects(args: argparse.Namespace, detector: Any, threshold: float) -> int:
+    """Object kinds on a COCO file: known mAP, and open-set figures for unknown classes."""
+    paths, truth = _boxed_images_in(args.images or [], args.coco)
+    images = _load(paths)
+    detected = detector.detect(images)
+    scores = detector.score(images).scores
+    sizes = [(int(image.shape[1]), int(image.shape[0])) for image in images]
+    metrics = object_metrics(
+        detected,
+        scores,
+        truth,
+        sizes,
+        detector.classes,
+        threshold,
+        min_confidence=getattr(detector.params, "score_threshold", 0.3),
+    )
+    if args.json:
+        print(json.dumps(metrics))
+        return 0
+    print(f"{len(images)} images; threshold {threshold:.6f}")
+    for key, value in metrics.items():
+        shown = "n/a" if value is None else f"{value:.4f}" if isinstance(value, float) else value
+        print(f"{key}: {shown}")
     return 0
 
 
@@ -143,6 +223,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     threshold = _threshold(model, args.threshold)
     if threshold is None:
         raise DetectorError(f"no threshold: pass --threshold or keep {_sidecar(model).name}")
+    if args.coco:
+        if not detector.needs_boxes:
+            raise DetectorError(
+                f"{detector.kind} does not detect objects; --coco is for ssd_openset"
+            )
+        return _evaluate_objects(args, detector, threshold)
+    if not args.normal or not args.anomalous:
+        raise DetectorError("pass --normal and --anomalous folders (or --coco with --images)")
     normal = _images_in(args.normal)
     anomalous = _images_in(args.anomalous)
     scores = detector.score(_load(normal) + _load(anomalous)).scores
@@ -177,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="folders/files of normal images (classifier_openset: DIR/<class>/ subfolders)",
     )
+    train.add_argument("--coco", help="COCO annotations.json with the boxes (ssd_openset)")
     train.add_argument("--kind", choices=available_kinds(), default="histogram_iforest")
     train.add_argument("--params", help='JSON object, e.g. \'{"estimator": "one_class_svm"}\'')
     train.add_argument("--out", required=True, help="where to write the model (.zip)")
@@ -192,11 +281,14 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("images", nargs="+", help="image files or folders")
     score.add_argument("--threshold", type=float, help="default: the one saved at training")
     score.add_argument("--heatmaps", help="folder for heatmap overlays (kinds that have them)")
+    score.add_argument("--json", action="store_true", help="one JSON object per image, with boxes")
 
     evaluate_ = sub.add_parser("evaluate", help="metrics of a saved model on labelled folders")
     evaluate_.add_argument("--model", required=True)
-    evaluate_.add_argument("--normal", nargs="+", required=True)
-    evaluate_.add_argument("--anomalous", nargs="+", required=True)
+    evaluate_.add_argument("--normal", nargs="+")
+    evaluate_.add_argument("--anomalous", nargs="+")
+    evaluate_.add_argument("--coco", help="object kinds: COCO file of the --images' boxes")
+    evaluate_.add_argument("--images", nargs="+", help="with --coco: image files or folders")
     evaluate_.add_argument("--threshold", type=float, help="default: the one saved at training")
     evaluate_.add_argument("--json", action="store_true", help="one JSON object")
 

@@ -211,3 +211,26 @@ def max_softmax_score(
     """
     log_sum_exp, peak = _log_sum_exp(_as_logits(logits) / float(temperature))
     return 1.0 - np.exp(peak - log_sum_exp)
+
+
+def flag_boxes(
+    boxes: Sequence[DetectedBox], *, threshold: float | None, min_confidence: float = 0.3
+) -> list[DetectedBox]:
+    """What a reviewer should see of a detector's boxes, given the calibrated threshold.
+
+    A box whose openness is above ``threshold`` becomes :data:`UNKNOWN_LABEL` with a reason;
+    other boxes are kept as their known class when the detector is at least
+    ``min_confidence`` sure of it, and dropped otherwise (weak background candidates).
+    Without a threshold (none calibrated yet) nothing is called unknown.
+    """
+    shown: list[DetectedBox] = []
+    for box in boxes:
+        if threshold is not None and box.openness > threshold:
+            reason = (
+                f"unlike every known class (openness {box.openness:.3g} > {threshold:.3g}; "
+                f"closest: {box.label!r} at {box.confidence:.0%})"
+            )
+            shown.append(dataclasses.replace(box, label=UNKNOWN_LABEL, reason=reason))
+        elif box.confidence >= min_confidence:
+            shown.append(box)
+    return shown

@@ -19,6 +19,7 @@ _KIND_MODULES = (
     "detection.detectors.deep_knn",
     "detection.detectors.classifier_openset",
     "detection.detectors.patch_autoencoder",
+    "detection.detectors.ssd_openset",
 )
 
 _REGISTRY: dict[str, type[Detector]] = {}

@@ -16,6 +16,8 @@ import numpy as np
 from detection.base import Detector, DetectorError, ProgressCallback, scaled_progress
 from detection.calibration import f1_optimal_threshold, threshold_for_fpr
 from detection.metrics import evaluate, pixel_auroc, shrink, shrink_mask
+from detection.object_metrics import object_metrics
+from detection.objects import LabelledBox
 from detection.registry import create_detector
 
 THRESHOLD_METHODS = ("fpr", "f1", "fixed")
@@ -108,6 +110,41 @@ def _pixel_auroc(
     return pixel_auroc([h for h, _ in pairs], [m for _, m in pairs])
 
 
+def _object_metrics(
+    detector: Detector,
+    holdout: Sequence[np.ndarray],
+    holdout_boxes: Sequence[Sequence[LabelledBox]],
+    holdout_scores: np.ndarray,
+    anomalous: Sequence[np.ndarray],
+    anomaly_boxes: Sequence[Sequence[LabelledBox]] | None,
+    anomaly_scores: np.ndarray,
+    threshold: float,
+) -> dict[str, Any]:
+    """Known-class mAP on the held-out normals; open-set figures on the anomalies' boxes."""
+    detect = detector.detect  # type: ignore[attr-defined]
+    with_boxes = list(range(len(anomalous))) if anomaly_boxes is not None else []
+    images = [*(holdout[i] for i in range(len(holdout))), *(anomalous[i] for i in with_boxes)]
+    truth = (
+        [*holdout_boxes, *(anomaly_boxes[i] for i in with_boxes)]
+        if with_boxes
+        else list(holdout_boxes)
+    )
+    scores = np.concatenate([holdout_scores, anomaly_scores[with_boxes]])
+    detected: list[Any] = []
+    for start in range(0, len(images), SCORE_CHUNK):
+        detected.extend(detect(images[start : start + SCORE_CHUNK]))
+    sizes = [(int(image.shape[1]), int(image.shape[0])) for image in images]
+    return object_metrics(
+        detected,
+        scores,
+        truth,
+        sizes,
+        detector.classes,  # type: ignore[attr-defined]
+        threshold,
+        min_confidence=getattr(detector.params, "score_threshold", 0.3),
+    )
+
+
 def fit_and_calibrate(
     kind: str,
     params: Mapping[str, Any] | None,
@@ -115,6 +152,8 @@ def fit_and_calibrate(
     anomalous_images: Sequence[np.ndarray] = (),
     *,
     labels: Sequence[str] | None = None,
+    boxes: Sequence[Sequence[LabelledBox]] | None = None,
+    anomaly_boxes: Sequence[Sequence[LabelledBox]] | None = None,
     anomaly_masks: Sequence[np.ndarray | None] | None = None,
     holdout_fraction: float = 0.2,
     target_fpr: float = 0.01,
@@ -132,6 +171,12 @@ def fit_and_calibrate(
     ``f1`` the threshold was chosen on those same images, so precision/recall are optimistic.
     ``anomaly_masks`` (one per anomalous image, None where unknown) adds ``pixel_auroc`` for
     kinds that make heatmaps.
+
+    ``boxes`` (the labelled objects of each normal image) go to kinds that need them
+    (:attr:`~detection.base.Detector.needs_boxes`); for those kinds the metrics add
+    known-class mAP on the held-out normals and, given ``anomaly_boxes`` (objects of
+    classes the detector does not know, per anomalous image), unknown-object recall and
+    open-set error at the threshold (:func:`detection.object_metrics.object_metrics`).
     """
     if threshold_method not in THRESHOLD_METHODS:
         raise DetectorError(f"threshold_method must be one of {', '.join(THRESHOLD_METHODS)}")
@@ -145,9 +190,17 @@ def fit_and_calibrate(
     if labels is not None and len(labels) != len(normal_images):
         raise DetectorError(f"got {len(labels)} class labels for {len(normal_images)} images")
     fit_labels = [labels[i] for i in fit_idx] if labels is not None else None
+    if boxes is not None and len(boxes) != len(normal_images):
+        raise DetectorError(f"got box lists for {len(boxes)} of {len(normal_images)} images")
+    if anomaly_boxes is not None and len(anomaly_boxes) != len(anomalous_images):
+        raise DetectorError(
+            f"got box lists for {len(anomaly_boxes)} of {len(anomalous_images)} anomalous images"
+        )
+    fit_boxes = [boxes[i] for i in fit_idx] if boxes is not None and detector.needs_boxes else None
     detector.fit(
         Subset(normal_images, fit_idx),
         labels=fit_labels,
+        boxes=fit_boxes,
         progress=scaled_progress(progress, 0, 0.8),
     )
     train_seconds = time.perf_counter() - started
@@ -192,6 +245,17 @@ def fit_and_calibrate(
         hits = sum(p == t for p, t in zip(predicted, truth_labels, strict=True))
         metrics["classification_accuracy"] = hits / len(holdout_idx)
     metrics["pixel_auroc"] = _pixel_auroc(holdout_maps, anomaly_maps, anomaly_masks)
+    if detector.needs_boxes and boxes is not None:
+        metrics["objects"] = _object_metrics(
+            detector,
+            Subset(normal_images, holdout_idx),
+            [boxes[i] for i in holdout_idx],
+            holdout_scores,
+            anomalous_images,
+            anomaly_boxes,
+            anomaly_scores,
+            threshold,
+        )
     report(1.0, "calibrated")
     return TrainingOutcome(
         detector=detector,

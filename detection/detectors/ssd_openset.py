@@ -1,0 +1,624 @@
+"""Open-set object detection: an SSDlite detector of the site's known classes, and how unlike
+every known class each object it finds looks.
+
+A site labels boxes of the object classes it knows (defect types, plants, parts). An SSDlite
+detector (torchvision's ``SSD`` with ``SSDLiteHead``, anchors and losses) on the ImageNet
+MobileNetV2 backbone the product ships is fine-tuned on them. Each image then yields
+candidate objects: the anchors most likely *not background* after non-maximum suppression,
+kept even when no known class is confident, because an object of a class never seen is
+exactly what a closed-set detector does not fire on. Each candidate gets an *openness*,
+higher = more unlike every known class:
+
+* ``energy``: ``-logsumexp`` of its known-class logits (Liu et al., NeurIPS 2020);
+* ``max_softmax``: 1 - the largest softmax over the known classes (Hendrycks & Gimpel 2017);
+* ``feature_knn``: cosine distance from its pooled box feature to the nearest boxes of the
+  training set, known objects *and* background (Sun et al., "Out-of-distribution detection
+  with deep nearest neighbors", ICML 2022). Background boxes are in the bank because every
+  image has background: a weak proposal on plain background must not look unknown.
+* ``combined`` (default): the mean of the three, each scaled by how it spreads over the
+  training set's own known objects (0 = the median known object, 1 = its 95th percentile).
+
+Image score = the worst candidate's openness. An image always has candidates (the top
+anchors by objectness), so an image with nothing in it is scored by its most object-like
+patch of background, which ranks it low, rather than by an arbitrary constant.
+
+Usage::
+
+    detector = create_detector("ssd_openset", {"epochs": 30})
+    detector.fit(images, boxes=[[LabelledBox("crazing", 10, 20, 50, 40)], ...])
+    result = detector.score(new_images)     # result.scores, result.boxes (image pixels)
+    shown = flag_boxes(result.boxes[0], threshold=calibrated)  # "unknown" where open
+    detector.save("model.zip")
+
+The artefact holds the fine-tuned ``state_dict`` and the box-feature bank (``torch.save``,
+read with ``weights_only=True``) and the class list with the score scales in JSON.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
+
+import numpy as np
+
+from detection.base import (
+    Detector,
+    DetectorError,
+    Params,
+    ParamsError,
+    ProgressCallback,
+    ScoreResult,
+    check_device_param,
+    check_images,
+)
+from detection.objects import DetectedBox, LabelledBox, energy_score, iou, max_softmax_score
+from detection.registry import register
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+MODEL_FILE = "model.pt"
+BANK_FILE = "bank.pt"
+META_FILE = "classes.json"
+OPENNESS_METHODS = ("energy", "max_softmax", "feature_knn", "combined")
+SCORE_NAMES = ("energy", "max_softmax", "feature_knn")
+#: Background boxes drawn per labelled box (and at least this many per image) for the bank.
+BACKGROUND_PER_BOX = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class SsdOpensetParams(Params):
+    #: Images are resized to this square side (SSDlite320's 320 by default).
+    image_size: int = 320
+    epochs: int = 30
+    #: Small batches: 50-200 images give few steps per epoch, and SSD needs steps.
+    batch_size: int = 8
+    learning_rate: float = 3e-3
+    #: MobileNetV2 feature blocks (of 19) kept frozen: the early edge detectors need no
+    #: retraining on 50-200 images, and skipping their backward pass halves a CPU epoch.
+    frozen_blocks: int = 7
+    #: Random crops / zoom-out, horizontal flips and brightness/contrast jitter in training.
+    augment: bool = True
+    #: Vertical flips too (top-down views: steel strips, fields); off for street scenes.
+    vertical_flip: bool = False
+    #: "combined" (default), "energy", "max_softmax" or "feature_knn".
+    openness: str = "combined"
+    #: A box is reported as a known object when its class confidence reaches this.
+    score_threshold: float = 0.3
+    #: Candidates per image (top by objectness, after NMS) whose openness is scored.
+    candidates: int = 10
+    #: Overlap above which the weaker of two candidates is suppressed.
+    nms_iou: float = 0.5
+    #: Neighbours averaged by ``feature_knn``.
+    k: int = 1
+    #: "auto" (CUDA when available), "cpu" or "cuda".
+    device: str = "auto"
+    seed: int = 0
+
+    def validate(self) -> None:
+        def integer(name: str, low: int, high: int) -> None:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ParamsError(f"{name} must be an integer between {low} and {high}")
+
+        def number(name: str, low: float, high: float) -> None:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ParamsError(f"{name} must be a number")
+            if not low < value <= high:
+                raise ParamsError(f"{name} must be in ({low:g}, {high:g}]")
+
+        integer("image_size", 64, 1024)
+        if self.image_size % 32:
+            raise ParamsError("image_size must be a multiple of 32")
+        integer("epochs", 1, 1000)
+        integer("batch_size", 1, 256)
+        number("learning_rate", 0, 1)
+        integer("frozen_blocks", 0, 19)
+        for name in ("augment", "vertical_flip"):
+            if not isinstance(getattr(self, name), bool):
+                raise ParamsError(f"{name} must be true or false")
+        if self.openness not in OPENNESS_METHODS:
+            raise ParamsError(f"openness must be one of {', '.join(OPENNESS_METHODS)}")
+        number("score_threshold", 0, 1)
+        integer("candidates", 1, 200)
+        number("nms_iou", 0, 1)
+        integer("k", 1, 50)
+        check_device_param(self.device)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ParamsError("seed must be an integer")
+
+
+# -- augmentation -----------------------------------------------------------------------------
+def _augment(
+    image: np.ndarray,
+    boxes: np.ndarray,
+    labels: np.ndarray,
+    rng: np.random.Generator,
+    vertical_flip: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Random zoom-out or crop (scale jitter), flips and photometric jitter; boxes follow.
+
+    Suited to small sets: every epoch sees each labelled object at another scale, place and
+    brightness. A cropped box keeps its part inside the crop and is dropped below 40 % of
+    its area, so the detector is never taught that a sliver is a whole object.
+    """
+    height, width = image.shape[:2]
+    if rng.random() < 0.3:  # zoom out: the image on a larger canvas of its mean colour
+        scale = rng.uniform(1.0, 1.6)
+        canvas_h, canvas_w = round(height * scale), round(width * scale)
+        top = int(rng.integers(0, canvas_h - height + 1))
+        left = int(rng.integers(0, canvas_w - width + 1))
+        canvas = np.empty((canvas_h, canvas_w, 3), np.uint8)
+        canvas[:] = image.reshape(-1, 3).mean(axis=0).astype(np.uint8)
+        canvas[top : top + height, left : left + width] = image
+        image, boxes = canvas, boxes + np.array([left, top, left, top], np.float32)
+        height, width = canvas_h, canvas_w
+    elif rng.random() < 0.7:  # crop 55-100 % of each side
+        crop_h = max(2, round(height * rng.uniform(0.55, 1.0)))
+        crop_w = max(2, round(width * rng.uniform(0.55, 1.0)))
+        top = int(rng.integers(0, height - crop_h + 1))
+        left = int(rng.integers(0, width - crop_w + 1))
+        moved = boxes - np.array([left, top, left, top], np.float32)
+        clipped = np.clip(moved, 0, [crop_w, crop_h, crop_w, crop_h]).astype(np.float32)
+        area = (clipped[:, 2] - clipped[:, 0]) * (clipped[:, 3] - clipped[:, 1])
+        before = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+        keep = (area >= 0.4 * before) & (area > 4)
+        if not len(boxes) or keep.any():  # never crop every object away
+            image = image[top : top + crop_h, left : left + crop_w]
+            boxes, labels = clipped[keep], labels[keep]
+            height, width = crop_h, crop_w
+    boxes = boxes.copy()
+    if rng.random() < 0.5:
+        image = image[:, ::-1]
+        boxes[:, [0, 2]] = width - boxes[:, [2, 0]]
+    if vertical_flip and rng.random() < 0.5:
+        image = image[::-1]
+        boxes[:, [1, 3]] = height - boxes[:, [3, 1]]
+    jittered = image.astype(np.float32) * rng.uniform(0.75, 1.25) + rng.uniform(-25, 25)
+    if rng.random() < 0.3:  # colour balance
+        jittered *= rng.uniform(0.9, 1.1, size=3).astype(np.float32)
+    return np.clip(jittered, 0, 255).astype(np.uint8), boxes, labels
+
+
+def _background_boxes(known: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Random boxes overlapping no labelled box much (IoU < 0.3), sized like objects.
+
+    They put the site's background into the feature bank, so that a weak candidate on
+    plain background is near something known and does not look like an unknown object.
+    """
+
+    wanted = max(BACKGROUND_PER_BOX * len(known), 4)
+    out: list[list[float]] = []
+    for _ in range(wanted * 10):
+        if len(out) >= wanted:
+            break
+        w, h = (size * rng.uniform(0.1, 0.6, size=2)).tolist()
+        x, y = rng.uniform(0, size - w), rng.uniform(0, size - h)
+        box = [x, y, x + w, y + h]
+        if all(iou(box, k) < 0.3 for k in known.tolist()):
+            out.append(box)
+    return np.array(out, np.float32).reshape(-1, 4)
+
+
+def _batches(n: int, size: int) -> list[tuple[int, int]]:
+    """(start, stop) of batches of at most ``size``; a last batch of one joins the previous
+    (batch norm cannot train on a single image's 1x1 map)."""
+    bounds = [(start, min(start + size, n)) for start in range(0, n, size)]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+        bounds[-2:] = [(bounds[-2][0], n)]
+    return bounds
+
+
+@register
+class SsdOpensetDetector(Detector):
+    """SSDlite detector of the labelled classes; each object scored for being none of them."""
+
+    kind = "ssd_openset"
+    params_class = SsdOpensetParams
+    params: SsdOpensetParams
+    uses_gpu = True
+    needs_boxes = True
+
+    def __init__(self, params: Params | dict[str, Any] | None = None) -> None:
+        super().__init__(params)
+        self.classes: list[str] = []
+        self.loss_history: list[float] = []
+        self.model: nn.Module | None = None
+        #: (n, d) L2-normalised box features of the training set (known objects, background).
+        self.bank: torch.Tensor | None = None
+        #: Per score name: (median, 95th percentile) over the training set's known objects.
+        self.scales: dict[str, tuple[float, float]] = {}
+        self._device: torch.device | None = None
+
+    @property
+    def device(self) -> torch.device:
+        if self._device is None:
+            from detection.device import pick_device
+
+            self._device = pick_device(self.params.device)
+        return self._device
+
+    # -- data -------------------------------------------------------------------------------
+    def _check_boxes(
+        self, images: Sequence[np.ndarray], boxes: Sequence[Sequence[LabelledBox]] | None
+    ) -> list[str]:
+        if boxes is None:
+            raise DetectorError(
+                f"{self.kind} needs labelled boxes for its training images; label the objects "
+                "of the known classes (or import a COCO file) and train again"
+            )
+        if len(boxes) != len(images):
+            raise DetectorError(f"got box lists for {len(boxes)} of {len(images)} training images")
+        classes = sorted({box.label for image_boxes in boxes for box in image_boxes})
+        if not classes:
+            raise DetectorError(f"{self.kind} needs at least one labelled box to learn from")
+        return classes
+
+    def _tensor(self, image: np.ndarray) -> torch.Tensor:
+        """BGR uint8 -> RGB float [0, 1] CHW at image_size x image_size on the device."""
+        import cv2
+        import torch
+
+        size = self.params.image_size
+        resized = cv2.resize(
+            np.ascontiguousarray(image), (size, size), interpolation=cv2.INTER_AREA
+        )
+        tensor = torch.from_numpy(np.ascontiguousarray(resized[..., ::-1]))
+        return tensor.to(self.device).permute(2, 0, 1).float() / 255.0
+
+    def _scaled_boxes(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        height, width = image.shape[:2]
+        size = self.params.image_size
+        return boxes * np.array([size / width, size / height] * 2, np.float32)
+
+    @staticmethod
+    def _xyxy(boxes: Sequence[LabelledBox]) -> np.ndarray:
+        return np.array([box.xyxy for box in boxes], np.float32).reshape(-1, 4)
+
+    # -- the interface --------------------------------------------------------------------
+    def fit(
+        self,
+        images: Sequence[np.ndarray],
+        *,
+        labels: Sequence[str] | None = None,
+        boxes: Sequence[Sequence[LabelledBox]] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Self:
+        import torch
+
+        from detection.features.ssdlite import ssdlite_mobilenet_v2
+
+        classes = self._check_boxes(images, boxes)
+        assert boxes is not None
+        p = self.params
+        rng = np.random.default_rng(p.seed)
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):  # seeded init, without global effects
+            torch.manual_seed(p.seed)
+            model = ssdlite_mobilenet_v2(len(classes), p.image_size, pretrained=True)
+        model.to(self.device)
+        frozen = model.backbone.frozen_blocks(p.frozen_blocks)
+        for module in frozen:
+            module.requires_grad_(False)
+        parameters = [param for param in model.parameters() if param.requires_grad]
+        optimizer = torch.optim.AdamW(parameters, lr=p.learning_rate, weight_decay=1e-4)
+        batches = _batches(len(images), p.batch_size)
+        total_steps = p.epochs * len(batches)
+        warmup = min(total_steps // 10 + 1, 50)
+        schedule = torch.optim.lr_scheduler.LambdaLR(  # linear warm-up, cosine decay
+            optimizer,
+            lambda step: (
+                min(1.0, (step + 1) / warmup)
+                * 0.5
+                * (1 + math.cos(math.pi * min(step, total_steps) / total_steps))
+            ),
+        )
+        class_ids = {name: index + 1 for index, name in enumerate(classes)}  # 0 = background
+        history: list[float] = []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(p.seed)
+            for epoch in range(p.epochs):
+                model.train()
+                for module in frozen:
+                    module.eval()  # frozen blocks keep their pretrained batch-norm statistics
+                loss_sum = 0.0
+                order = rng.permutation(len(images))
+                for start, stop in batches:
+                    tensors, targets = [], []
+                    for index in order[start:stop].tolist():
+                        image = images[index]
+                        check_images([image])
+                        xyxy = self._xyxy(boxes[index])
+                        ids = np.array([class_ids[b.label] for b in boxes[index]], np.int64)
+                        if p.augment:
+                            image, xyxy, ids = _augment(image, xyxy, ids, rng, p.vertical_flip)
+                        tensors.append(self._tensor(image))
+                        scaled = torch.from_numpy(self._scaled_boxes(image, xyxy))
+                        targets.append(
+                            {
+                                "boxes": scaled.to(self.device),
+                                "labels": torch.from_numpy(ids).to(self.device),
+                            }
+                        )
+                    losses = model(tensors, targets)
+                    loss = losses["bbox_regression"] + losses["classification"]
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    schedule.step()
+                    loss_sum += float(loss.detach()) * len(tensors)
+                history.append(loss_sum / len(images))
+                if progress:
+                    progress(
+                        0.85 * (epoch + 1) / p.epochs,
+                        f"epoch {epoch + 1}/{p.epochs}: loss {history[-1]:.4f}",
+                    )
+        model.eval()
+        self.model = model
+        self.classes = classes
+        self.loss_history = history
+        self._fit_bank(images, boxes, rng)
+        self.is_fitted = True
+        if progress:
+            progress(1.0, f"fitted {len(classes)} classes; box bank of {len(self.bank)} boxes")
+        return self
+
+    # -- inference ----------------------------------------------------------------------
+    def _forward(self, images: Sequence[np.ndarray]) -> dict[str, Any]:
+        """Raw SSD outputs for a batch: features, per-anchor boxes (input px) and logits."""
+        import torch
+        from torchvision.ops import clip_boxes_to_image
+
+        assert self.model is not None
+        model = self.model
+        tensors = [self._tensor(image) for image in images]
+        batch, _ = model.transform(tensors)
+        features = list(model.backbone(batch.tensors).values())
+        head = model.head(features)
+        anchors = model.anchor_generator(batch, features)
+        size = (self.params.image_size, self.params.image_size)
+        decoded = [
+            clip_boxes_to_image(model.box_coder.decode_single(reg, anc), size)
+            for reg, anc in zip(head["bbox_regression"], anchors, strict=True)
+        ]
+        return {"features": features, "boxes": torch.stack(decoded), "logits": head["cls_logits"]}
+
+    def _pooled(self, features: list[torch.Tensor], rois: list[torch.Tensor]) -> torch.Tensor:
+        """L2-normalised box features: RoIAlign on the stride-16 and stride-32 maps, averaged."""
+        import torch
+        import torch.nn.functional as F
+        from torchvision.ops import roi_align
+
+        parts = []
+        for level, stride in ((0, 16), (1, 32)):
+            pooled = roi_align(
+                features[level], rois, output_size=2, spatial_scale=1 / stride, aligned=True
+            )
+            parts.append(pooled.mean(dim=(2, 3)))
+        return F.normalize(torch.cat(parts, dim=1), dim=1)
+
+    def _candidates(self, out: dict[str, Any], index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Indices of the top anchors by objectness after class-aware NMS, and their classes."""
+        import torch
+        from torchvision.ops import batched_nms
+
+        logits = out["logits"][index]
+        probs = torch.softmax(logits, dim=-1)
+        objectness = 1 - probs[:, 0]
+        label = probs[:, 1:].argmax(dim=1)
+        top = objectness.topk(min(400, objectness.numel())).indices
+        boxes = out["boxes"][index][top]
+        valid = (boxes[:, 2] - boxes[:, 0] > 1) & (boxes[:, 3] - boxes[:, 1] > 1)
+        top = top[valid]
+        keep = batched_nms(
+            out["boxes"][index][top], objectness[top], label[top], self.params.nms_iou
+        )
+        chosen = top[keep[: self.params.candidates]]
+        return chosen, label[chosen]
+
+    def _raw_scores(
+        self, logits: torch.Tensor, feats: torch.Tensor, exclude: torch.Tensor | None = None
+    ) -> dict[str, np.ndarray]:
+        """energy, max_softmax and feature_knn of candidates (rows); higher = more open."""
+        import torch
+
+        known = logits[:, 1:].double().cpu().numpy()
+        assert self.bank is not None
+        bank = self.bank.to(feats.device, feats.dtype)
+        similarity = feats @ bank.T
+        if exclude is not None:  # the candidate's own image's bank entries
+            similarity = torch.where(exclude, torch.full_like(similarity, -2.0), similarity)
+        k = min(self.params.k, similarity.shape[1])
+        nearest = similarity.topk(k, dim=1).values.mean(dim=1)
+        return {
+            "energy": energy_score(known),
+            "max_softmax": max_softmax_score(known),
+            "feature_knn": (1 - nearest).double().cpu().numpy(),
+        }
+
+    def _openness(self, raw: dict[str, np.ndarray]) -> np.ndarray:
+        method = self.params.openness
+        if method != "combined":
+            return raw[method]
+        scaled = [
+            (raw[name] - self.scales[name][0])
+            / max(self.scales[name][1] - self.scales[name][0], 1e-6)
+            for name in SCORE_NAMES
+        ]
+        return np.mean(scaled, axis=0)
+
+    def detect(
+        self, images: Sequence[np.ndarray], *, batch_size: int | None = None
+    ) -> list[list[DetectedBox]]:
+        """Every candidate of each image, in image pixels, with confidence and openness.
+
+        Up to ``candidates`` boxes per image, strongest objectness first; callers choose
+        what to show (:func:`detection.objects.flag_boxes`). mAP is computed on these.
+        """
+        import torch
+
+        self._require_fitted()
+        check_images(images)
+        size = self.params.image_size
+        batch_size = batch_size or self.params.batch_size
+        results: list[list[DetectedBox]] = []
+        with torch.inference_mode():
+            for start in range(0, len(images), batch_size):
+                chunk = [images[i] for i in range(start, min(start + batch_size, len(images)))]
+                out = self._forward(chunk)
+                chosen = [self._candidates(out, i) for i in range(len(chunk))]
+                rois = [out["boxes"][i][idx] for i, (idx, _) in enumerate(chosen)]
+                feats = self._pooled(out["features"], rois)
+                logits = torch.cat([out["logits"][i][idx] for i, (idx, _) in enumerate(chosen)])
+                raw = self._raw_scores(logits, feats)
+                openness = self._openness(raw)
+                confidence = torch.softmax(logits, dim=-1).cpu().numpy()
+                row = 0
+                for image, (idx, label), roi in zip(chunk, chosen, rois, strict=True):
+                    height, width = image.shape[:2]
+                    sx, sy = width / size, height / size
+                    found = []
+                    for j, (x1, y1, x2, y2) in enumerate(roi.cpu().numpy().tolist()):
+                        c = int(label[j]) + 1
+                        found.append(
+                            DetectedBox(
+                                label=self.classes[c - 1],
+                                x=x1 * sx,
+                                y=y1 * sy,
+                                w=(x2 - x1) * sx,
+                                h=(y2 - y1) * sy,
+                                confidence=float(confidence[row + j, c]),
+                                openness=float(openness[row + j]),
+                            )
+                        )
+                    row += len(idx)
+                    results.append(found)
+        return results
+
+    def score(self, images: Sequence[np.ndarray]) -> ScoreResult:
+        """Image score = the worst candidate's openness; ``boxes`` = every candidate.
+
+        Pass an image's boxes through :func:`detection.objects.flag_boxes` with the
+        calibrated threshold before showing them: it names the open ones "unknown" and
+        drops weak candidates that are neither open nor confident.
+        """
+        self._require_fitted()
+        if len(images) == 0:
+            return ScoreResult(scores=np.zeros(0), boxes=[])
+        detected = self.detect(images)
+        scores = np.array([max(b.openness for b in boxes) for boxes in detected], np.float64)
+        return ScoreResult(scores=scores, boxes=detected)
+
+    # -- the box-feature bank --------------------------------------------------------------
+    def _fit_bank(
+        self,
+        images: Sequence[np.ndarray],
+        boxes: Sequence[Sequence[LabelledBox]],
+        rng: np.random.Generator,
+    ) -> None:
+        """Pooled features of every training box and of background boxes beside them; then
+        the spread of each openness score over the training objects (for ``combined``).
+
+        The spread is measured on the candidate that best matches each labelled box
+        (IoU >= 0.3), with that image's own bank entries left out: its own box would be at
+        distance ~0 and make every real object look far away by comparison.
+        """
+        import torch
+
+        size = self.params.image_size
+        entries, owners = [], []
+        matches: list[tuple[int, torch.Tensor, torch.Tensor]] = []  # image, logits, features
+        with torch.inference_mode():
+            for start, stop in _batches(len(images), self.params.batch_size):
+                chunk = [images[i] for i in range(start, stop)]
+                check_images(chunk)
+                out = self._forward(chunk)
+                known = [
+                    self._scaled_boxes(chunk[j], self._xyxy(boxes[start + j]))
+                    for j in range(len(chunk))
+                ]
+                rois = [
+                    torch.from_numpy(np.concatenate([k, _background_boxes(k, size, rng)])).to(
+                        self.device
+                    )
+                    for k in known
+                ]
+                feats = self._pooled(out["features"], rois).cpu()
+                row = 0
+                for j, roi in enumerate(rois):
+                    entries.append(feats[row : row + len(roi)])
+                    owners.append(torch.full((len(roi),), start + j))
+                    row += len(roi)
+                chosen = [self._candidates(out, j)[0] for j in range(len(chunk))]
+                cand_boxes = [out["boxes"][j][idx] for j, idx in enumerate(chosen)]
+                cand_feats = self._pooled(out["features"], cand_boxes).cpu()
+                row = 0
+                for j, idx in enumerate(chosen):
+                    candidates = cand_boxes[j].cpu().numpy().tolist()
+                    for box in known[j].tolist():
+                        overlaps = [iou(c, box) for c in candidates]
+                        best = int(np.argmax(overlaps)) if overlaps else -1
+                        if best >= 0 and overlaps[best] >= 0.3:
+                            logits = out["logits"][j][idx[best]].cpu()
+                            matches.append((start + j, logits, cand_feats[row + best]))
+                    row += len(idx)
+        self.bank = torch.cat(entries).half()  # half: the bank of a large site stays small
+        owner = torch.cat(owners)
+        self.scales = {name: (0.0, 1.0) for name in SCORE_NAMES}
+        if matches:
+            exclude = torch.stack([owner == i for i, _, _ in matches])
+            raw = self._raw_scores(
+                torch.stack([m[1] for m in matches]), torch.stack([m[2] for m in matches]), exclude
+            )
+            for name in SCORE_NAMES:
+                median, high = np.percentile(raw[name], [50, 95])
+                self.scales[name] = (float(median), float(high))
+
+    # -- artefact -------------------------------------------------------------------------
+    def _dump(self, state_dir: Path) -> None:
+        import torch
+
+        assert self.model is not None and self.bank is not None
+        state = {name: tensor.detach().cpu() for name, tensor in self.model.state_dict().items()}
+        torch.save(state, state_dir / MODEL_FILE)
+        torch.save({"bank": self.bank.cpu()}, state_dir / BANK_FILE)
+        meta = {"classes": self.classes, "scales": self.scales, "loss_history": self.loss_history}
+        (state_dir / META_FILE).write_text(json.dumps(meta, indent=2))
+
+    def _restore(self, state_dir: Path) -> None:
+        import torch
+
+        try:
+            meta = json.loads((state_dir / META_FILE).read_text())
+            classes = meta["classes"]
+            scales = {name: tuple(map(float, meta["scales"][name])) for name in SCORE_NAMES}
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise DetectorError(f"{self.kind} artefact has no valid class list: {exc}") from exc
+        if (
+            not isinstance(classes, list)
+            or not classes
+            or not all(isinstance(c, str) for c in classes)
+        ):
+            raise DetectorError(f"{self.kind} artefact has no valid class list")
+        state = torch.load(state_dir / MODEL_FILE, map_location="cpu", weights_only=True)
+        bank = torch.load(state_dir / BANK_FILE, map_location="cpu", weights_only=True)
+        if not isinstance(state, dict) or not isinstance(bank, dict) or "bank" not in bank:
+            raise DetectorError(f"{self.kind} artefact has no valid model state")
+        from detection.features.ssdlite import ssdlite_mobilenet_v2
+
+        model = ssdlite_mobilenet_v2(len(classes), self.params.image_size, pretrained=False)
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise DetectorError(f"{self.kind} artefact does not fit its parameters: {exc}") from exc
+        self.model = model.to(self.device).eval()
+        self.bank = bank["bank"]
+        self.classes = classes
+        self.scales = scales  # type: ignore[assignment]
+        self.loss_history = [float(v) for v in meta.get("loss_history", [])]
