@@ -40,6 +40,8 @@ from webapp.detectors.models import (
     ScoringJob,
     ThresholdMethod,
 )
+from webapp.objects.selectors import count_boxes, labelled_boxes
+from webapp.objects.services import describe_detections
 from webapp.review.selectors import confirmed_anomalies, normal_training_assets
 from webapp.review.services import record_scores
 from webapp.sites.models import Site
@@ -87,6 +89,12 @@ def request_training(
         raise ValidationError(
             f"Training needs at least {MIN_NORMAL_IMAGES} known-normal images; site "
             f"'{site.slug}' has {n_normal}. Upload images with purpose 'train' first."
+        )
+    if detector.needs_boxes and not count_boxes(list(normal_training_assets(site))):
+        raise ValidationError(
+            f"The {kind} kind learns from labelled boxes, and none of the site's "
+            f"{n_normal} known-normal images has one yet. Label some objects (or import a "
+            "COCO file) first."
         )
     with transaction.atomic():
         Site.objects.select_for_update().filter(pk=site.pk).first()
@@ -232,12 +240,17 @@ def _train_claimed(version_id: int) -> None:
                 f"training needs at least {MIN_NORMAL_IMAGES} known-normal images; "
                 f"the site has {len(normal)}"
             )
+        # Object kinds: each normal image's labelled boxes (none = background only), and the
+        # confirmed anomalies' boxes, whose classes the detector may not know (open-set metrics)
+        needs_boxes = detector_class(version.kind).needs_boxes
         outcome = fit_and_calibrate(
             version.kind,
             version.params,
             AssetImages(normal),
             AssetImages(anomalies),
             labels=[a.label for a in normal] if detector_class(version.kind).needs_labels else None,
+            boxes=labelled_boxes(normal) if needs_boxes else None,
+            anomaly_boxes=labelled_boxes(anomalies) if needs_boxes else None,
             anomaly_masks=[read_mask(a) for a in anomalies],
             target_fpr=version.target_fpr,
             threshold_method=version.threshold_method,
@@ -403,12 +416,22 @@ def _score_claimed(chunk_id: int) -> None:
         version = job.version
         assets = list(Asset.objects.filter(pk__in=chunk.asset_ids).order_by("id"))
         if assets:
-            result = load_version_detector(version).score(AssetImages(assets))
+            detector = load_version_detector(version)
+            result = detector.score(AssetImages(assets))
+            details = None
+            if result.boxes is not None:  # object kinds: what was found, and the site's rules
+                details = describe_detections(
+                    site=job.site,
+                    threshold=version.threshold,
+                    boxes=result.boxes,
+                    min_confidence=getattr(detector.params, "score_threshold", 0.3),
+                )
             record_scores(
                 version=version,
                 assets=assets,
                 scores=result.scores.tolist(),
                 heatmaps=result.heatmaps,
+                details=details,
             )
     except Exception as exc:
         reason = str(exc) if isinstance(exc, DetectorError) else f"{type(exc).__name__}: {exc}"

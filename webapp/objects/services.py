@@ -12,8 +12,8 @@ Rules kept here:
 * COCO import replaces the boxes of each image it matches (by file name, else by base name
   when that is unique on the site); names it cannot match, or whose size differs from the
   stored image's, are reported and skipped, never fatal. Missing categories become classes.
-* A detected object is *unknown* when its openness is above the version's threshold (or
-  the kind already called it unknown); the site's rules count the known ones.
+* A detected object is *unknown* when its openness is above the version's threshold
+  (:func:`detection.objects.flag_boxes`); the site's rules count the known ones.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from detection.objects import (
     BoxError,
     DetectedBox,
     LabelledBox,
+    flag_boxes,
     rule_violations,
     validate_boxes,
 )
@@ -344,34 +345,39 @@ def export_coco(*, site: Site) -> dict[str, Any]:
 
 
 def describe_detections(
-    *, site: Site, threshold: float, boxes: Sequence[Sequence[DetectedBox]]
+    *,
+    site: Site,
+    threshold: float | None,
+    boxes: Sequence[Sequence[DetectedBox]],
+    min_confidence: float = 0.3,
 ) -> list[dict[str, Any]]:
     """What each image's detected objects mean for the site, stored on its score.
 
-    ``{"boxes": [{label, x, y, w, h, confidence, openness, unknown, reason}], "reasons":
-    [...]}`` per image: an object is unknown when its openness is above ``threshold``; the
-    ``reasons`` are the site's rules broken by the known objects (a forbidden class seen, a
-    count other than expected), and flag the image whatever its score.
+    ``{"boxes": [{label, nearest_class, x, y, w, h, confidence, openness, unknown,
+    reason}], "reasons": [...]}`` per image. :func:`detection.objects.flag_boxes` decides
+    what is shown: a candidate whose openness is above ``threshold`` is ``unknown``, one
+    the detector is at least ``min_confidence`` sure of is that known class, weak ones are
+    dropped. ``reasons`` are the site's rules broken by the known objects (a forbidden class
+    seen, a count other than expected); they flag the image whatever its score.
     """
     rules = selectors.class_rules(site)
     forbidden = {name for name, rule in rules.items() if rule.forbidden}
     details = []
     for image_boxes in boxes:
         described = []
-        for box in image_boxes:
-            unknown = box.label == UNKNOWN_LABEL or box.openness > threshold
+        for candidate in image_boxes:
+            shown = flag_boxes([candidate], threshold=threshold, min_confidence=min_confidence)
+            if not shown:
+                continue
+            box = shown[0]
+            unknown = box.label == UNKNOWN_LABEL
             reason = box.reason
-            if unknown and not reason:
-                reason = (
-                    f"unlike every known class (openness {box.openness:.3g} > "
-                    f"threshold {threshold:.3g})"
-                )
-            elif not unknown and box.label in forbidden and not reason:
+            if not unknown and box.label in forbidden and not reason:
                 reason = f"forbidden class {box.label!r}"
             described.append(
                 {
-                    "label": UNKNOWN_LABEL if unknown else box.label,
-                    "nearest_class": box.label,
+                    "label": box.label,
+                    "nearest_class": candidate.label,
                     "x": float(box.x),
                     "y": float(box.y),
                     "w": float(box.w),
