@@ -195,3 +195,78 @@ def test_viewers_cannot_change_boxes(page, live_server, yard):  # type: ignore[n
     page.keyboard.press("Delete")
     expect(page.locator("#box-list .box-row")).to_have_count(1)
     assert stored(asset) == [("square", 5, 5, 20, 20)]
+
+
+def test_review_queue_draws_a_flags_boxes_and_names_an_object(page, live_server, yard):  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    from detection.objects import DetectedBox
+    from tests.images import grey_blue_scene
+    from webapp.detectors.models import DetectorVersion, JobStatus
+    from webapp.review.models import Flag, FlagStatus
+    from webapp.review.services import record_scores
+
+    site = yard["site"]
+    version = DetectorVersion.objects.create(
+        site=site, number=1, kind="ssd_openset", status=JobStatus.SUCCEEDED, threshold=0.5
+    )
+    scored = upload_images(
+        site,
+        yard["users"]["uploader"],
+        Purpose.SCORE,
+        [("shapes.png", png_bytes(grey_blue_scene(1, SIZE)))],
+    )
+    detected = [
+        [
+            DetectedBox("square", 8, 8, 30, 30, confidence=0.9, openness=0.2),
+            DetectedBox("circle", 60, 50, 40, 36, confidence=0.35, openness=0.93),
+        ]
+    ]
+    details = services.describe_detections(site=site, threshold=0.5, boxes=detected)
+    record_scores(version=version, assets=scored, scores=[0.93], details=details)
+    flag = Flag.objects.get()
+
+    log_in(page, live_server, "reviewer", "/sites/yard/review/")
+    overlay = page.locator("#viewer-boxes")
+    expect(overlay).to_be_visible()
+    expect(overlay.locator("rect")).to_have_count(2)
+    expect(overlay).to_contain_text("1 square 0.20")
+    expect(overlay).to_contain_text("2 unknown 0.93")
+    rect = overlay.locator("rect.unknown")
+    position = [rect.get_attribute(a) for a in ("x", "y", "width", "height")]
+    assert position == ["60", "50", "40", "36"]
+    boxes = page.locator("#viewer-box-list li")
+    expect(boxes.nth(1)).to_contain_text("unlike every known class")
+    expect(page.locator("#viewer-reasons")).to_have_text("")
+    page.wait_for_function(
+        "() => { const i = document.getElementById('viewer-image');"
+        " return i.complete && i.naturalWidth > 0; }"
+    )
+    screenshot(page, "review-queue-boxes")
+
+    # b hides and shows the boxes.
+    page.keyboard.press("b")
+    expect(overlay).to_be_hidden()
+    page.keyboard.press("b")
+    expect(overlay).to_be_visible()
+
+    # l goes to the name field of the unknown object; a reviewer cannot invent a class...
+    page.keyboard.press("l")
+    name_field = boxes.nth(1).locator("input")
+    expect(name_field).to_be_focused()
+    name_field.press_sequentially("triangle")
+    name_field.press("Enter")
+    expect(page.locator("#review-status")).to_contain_text("only an admin can add a class")
+    assert not Box.objects.filter(asset=scored[0]).exists()
+    # ...but names it with one of the site's classes: a labelled box for the next version.
+    name_field.fill("circle")
+    name_field.press("Enter")
+    expect(page.locator("#review-status")).to_contain_text("is now a labelled circle box")
+    expect(boxes.nth(1)).to_contain_text("named circle")
+    assert stored(scored[0]) == [("circle", 60, 50, 40, 36)]
+
+    # The flag is then rejected as usual with r (the image is normal: it joins training).
+    page.locator("body").click(position={"x": 5, "y": 5})
+    page.keyboard.press("r")
+    expect(page.locator("#review-status")).to_contain_text("rejected as normal")
+    assert Flag.objects.get(pk=flag.pk).status == FlagStatus.REJECTED

@@ -39,6 +39,8 @@ class DetectedBoxOutput(serializers.Serializer):
 class FlagOutput(serializers.ModelSerializer):
     asset = serializers.IntegerField(source="score.asset_id")
     filename = serializers.CharField(source="score.asset.filename")
+    width = serializers.IntegerField(source="score.asset.width")
+    height = serializers.IntegerField(source="score.asset.height")
     image_url = serializers.SerializerMethodField()
     heatmap_url = serializers.SerializerMethodField()
     normalised_score = serializers.SerializerMethodField(
@@ -64,6 +66,8 @@ class FlagOutput(serializers.ModelSerializer):
             "id",
             "asset",
             "filename",
+            "width",
+            "height",
             "image_url",
             "heatmap_url",
             "score",
