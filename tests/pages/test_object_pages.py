@@ -103,3 +103,41 @@ def test_asset_and_site_pages_link_to_the_object_pages(client, users, labelled):
     asset_page = client.get(f"/assets/{labelled[0].pk}/").content.decode()
     assert f'href="/assets/{labelled[0].pk}/label/"' in asset_page
     assert 'href="/sites/park/classes/"' in client.get("/sites/park/").content.decode()
+
+
+def test_version_page_shows_object_metrics(client, site, users):
+    from webapp.detectors.models import DetectorVersion, JobStatus
+
+    objects = {
+        "map_50": 0.81234,
+        "map_50_95": 0.4567,
+        "unknown_image_auroc": 0.97,
+        "unknown_recall": None,
+        "open_set_error": 2,
+        "n_known_objects": 40,
+        "n_unknown_objects": 0,
+    }
+    version = DetectorVersion.objects.create(
+        site=site,
+        number=1,
+        kind="ssd_openset",
+        status=JobStatus.SUCCEEDED,
+        threshold=0.5,
+        metrics={"auroc": 0.9, "objects": objects},
+    )
+    plain = DetectorVersion.objects.create(
+        site=site, number=2, kind="histogram_iforest", status=JobStatus.SUCCEEDED, threshold=0.5
+    )
+    client.force_login(users["viewer"])
+    text = client.get(f"/versions/{version.pk}/").content.decode()
+    assert 'id="object-metrics"' in text
+    for key, shown in [
+        ("map_50", "0.812"),
+        ("map_50_95", "0.457"),
+        ("unknown_image_auroc", "0.970"),
+        ("unknown_recall", "—"),
+        ("open_set_error", "2"),
+        ("n_known_objects", "40"),
+    ]:
+        assert f'data-metric="{key}">{shown}<' in text, key
+    assert 'id="object-metrics"' not in client.get(f"/versions/{plain.pk}/").content.decode()

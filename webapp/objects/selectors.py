@@ -93,3 +93,42 @@ def first_unlabelled(site: Site) -> int | None:
         .values_list("pk", flat=True)
         .first()
     )
+
+
+#: The object figures of a version's metrics (``metrics["objects"]``), in the order shown.
+OBJECT_METRICS = (
+    ("map_50", "Known classes: mAP@0.5", "COCO mAP of the known classes on held-out images."),
+    ("map_50_95", "Known classes: mAP@[.5:.95]", "COCO mAP averaged over IoU 0.5 to 0.95."),
+    (
+        "unknown_image_auroc",
+        "Unknown objects: image AUROC",
+        "How well the image score tells images with an unknown object apart.",
+    ),
+    (
+        "unknown_recall",
+        "Unknown objects: recall",
+        "Share of unknown objects found and located above the threshold.",
+    ),
+    (
+        "open_set_error",
+        "Open-set error",
+        "Unknown objects taken for a known class (absolute count).",
+    ),
+    ("n_known_objects", "Known objects evaluated", ""),
+    ("n_unknown_objects", "Unknown objects evaluated", ""),
+)
+
+
+def object_metric_rows(metrics: dict | None) -> list[dict]:
+    """``[{key, title, help, value}]`` of an object kind's version metrics; [] for others.
+
+    Unknown-object figures need confirmed anomalies with boxes of classes the version did
+    not learn; they are ``None`` (shown as "—") until reviewers have given some.
+    """
+    objects = (metrics or {}).get("objects")
+    if not isinstance(objects, dict):
+        return []
+    return [
+        {"key": key, "title": title, "help": help_text, "value": objects.get(key)}
+        for key, title, help_text in OBJECT_METRICS
+    ]
