@@ -270,3 +270,22 @@ def test_review_queue_draws_a_flags_boxes_and_names_an_object(page, live_server,
     page.keyboard.press("r")
     expect(page.locator("#review-status")).to_contain_text("rejected as normal")
     assert Flag.objects.get(pk=flag.pk).status == FlagStatus.REJECTED
+
+
+def test_admin_adds_a_class_and_goes_labelling(page, live_server, yard):  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    log_in(page, live_server, "admin", "/sites/yard/classes/")
+    expect(page.locator("#classes-table tbody tr")).to_have_count(2)
+    page.locator("#id_name").press_sequentially("bottle")
+    page.locator("#id_expected").fill("3")
+    page.get_by_role("button", name="Add class").click()
+    expect(page.locator(".messages")).to_contain_text("Class “bottle” added.")
+    expect(page.locator("#classes-table tbody tr")).to_have_count(3)
+    bottle = yard["site"].object_classes.get(name="bottle")
+    assert (bottle.expected, bottle.colour) == (3, "#2ca02c")  # the palette's next colour
+    screenshot(page, "object-classes")
+    page.locator("#label-first").click()
+    page.wait_for_url(re.compile(rf"/assets/{yard['assets'][0].pk}/label/$"))
+    expect(page.locator("#class-picker .class-choice")).to_have_count(3)
+    expect(page.locator("#class-picker .class-choice").nth(2)).to_contain_text("3bottle")

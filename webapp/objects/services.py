@@ -95,7 +95,8 @@ def _clean_colour(colour: str) -> str:
     return colour.lower()
 
 
-def _next_colour(site: Site) -> str:
+def next_colour(site: Site) -> str:
+    """The palette colour the site's next class gets."""
     return PALETTE[ObjectClass.objects.filter(site=site).count() % len(PALETTE)]
 
 
@@ -116,7 +117,7 @@ def create_class(
     return ObjectClass.objects.create(
         site=site,
         name=name,
-        colour=_clean_colour(colour) if colour else _next_colour(site),
+        colour=_clean_colour(colour) if colour else next_colour(site),
         expected=expected,
         forbidden=forbidden,
     )

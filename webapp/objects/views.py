@@ -37,7 +37,7 @@ def _render_classes(
         "classes": list(selectors.classes_of(site)),
         "can_manage": can(request.user, site, Capability.MANAGE),
         "can_label": can(request.user, site, Capability.LABEL),
-        "form": form or ClassForm(),
+        "form": form or ClassForm(initial={"colour": services.next_colour(site)}),
         "coco_form": coco_form or CocoImportForm(),
         "coco_result": coco_result,
         "unlabelled": selectors.unlabelled_count(site),
