@@ -76,6 +76,7 @@ def run_left_out(
     params: dict[str, Any],
     target_fpr: float,
     with_deep_knn: bool,
+    save_dir: Path | None = None,
 ) -> dict[str, Any]:
     fit_files = [f for f in train if all(b.label != unknown for b in boxes[f])]
     fit_images = [images[f] for f in fit_files]
@@ -85,8 +86,14 @@ def run_left_out(
         fit_images,
         boxes=[boxes[f] for f in fit_files],
         target_fpr=target_fpr,
+        progress=lambda fraction, message: print(
+            f"  [{unknown}] {100 * fraction:5.1f} % {message}", file=sys.stderr, flush=True
+        ),
     )
     detector = outcome.detector
+    if save_dir is not None:
+        save_dir.mkdir(parents=True, exist_ok=True)
+        detector.save(save_dir / f"ssd_openset_without_{unknown}.zip")
     test_images = Subset([images[f] for f in test], range(len(test)))
     started = time.perf_counter()
     result = detector.score(test_images)
@@ -167,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-deep-knn", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", help="also write the rows to this JSON file")
+    parser.add_argument("--save-models", help="folder to keep each fitted ssd_openset in")
     args = parser.parse_args(argv)
     use_project_torch_home()
     import torch
@@ -190,7 +198,15 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for unknown in chosen:
         row = run_left_out(
-            unknown, images, boxes, train, test, params, args.target_fpr, not args.no_deep_knn
+            unknown,
+            images,
+            boxes,
+            train,
+            test,
+            params,
+            args.target_fpr,
+            not args.no_deep_knn,
+            Path(args.save_models) if args.save_models else None,
         )
         rows.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)

@@ -28,10 +28,6 @@ from detection.weights import require_weights
 
 #: MobileNetV2 block whose 1x1 expansion is SSDlite's first feature map.
 C4_BLOCK = 14
-#: (map index, stride) of the two backbone maps; box features are pooled from them.
-BACKBONE_MAPS = ((0, 16), (1, 32))
-#: Channels of those two maps: the length of a pooled box feature.
-BOX_FEATURE_DIM = 576 + 1280
 
 
 class MobileNetV2SSDLiteExtractor(nn.Module):

@@ -8,7 +8,7 @@ import numpy as np
 
 from detection.objects import LabelledBox
 
-SIZE = 96
+SIZE = 64
 
 
 def shape_image(
