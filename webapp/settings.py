@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "webapp.assets",
     "webapp.detectors",
     "webapp.review",
+    "webapp.objects",
 ]
 
 MIDDLEWARE = [

@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from webapp.assets import api as assets_api
 from webapp.common.errors import api_path_not_found
 from webapp.detectors import api as detectors_api
+from webapp.objects import api as objects_api
 from webapp.review import api as review_api
 from webapp.sites import api as sites_api
 
@@ -29,6 +30,17 @@ api_patterns = [
         name="api-scoring-jobs",
     ),
     path("sites/<slug:slug>/flags/", review_api.FlagListView.as_view(), name="api-flags"),
+    path("sites/<slug:slug>/classes/", objects_api.ClassListView.as_view(), name="api-classes"),
+    path("sites/<slug:slug>/coco/", objects_api.SiteCocoView.as_view(), name="api-site-coco"),
+    path("classes/<int:class_id>/", objects_api.ClassDetailView.as_view(), name="api-class"),
+    path(
+        "assets/<int:asset_id>/boxes/", objects_api.AssetBoxesView.as_view(), name="api-asset-boxes"
+    ),
+    path(
+        "flags/<int:flag_id>/name-object/",
+        objects_api.NameObjectView.as_view(),
+        name="api-flag-name-object",
+    ),
     path("assets/<int:asset_id>/", assets_api.AssetDetailView.as_view(), name="api-asset"),
     path(
         "assets/<int:asset_id>/image/", assets_api.AssetImageView.as_view(), name="api-asset-image"

@@ -199,6 +199,8 @@
       status + (data.reviewer ? " by " + data.reviewer : "");
     document.getElementById("viewer-note").textContent = data.note || "";
     document.getElementById("viewer-note-row").hidden = !data.note;
+    // Other scripts draw what they know of the flag (objects: static/js/review_boxes.js).
+    document.dispatchEvent(new CustomEvent("review:flag-shown", { detail: { flagId: data.flagId } }));
     var pending = data.status === "pending";
     ["confirm-button", "reject-button"].forEach(function (id) {
       var button = document.getElementById(id);

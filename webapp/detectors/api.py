@@ -189,6 +189,7 @@ class DetectorKindsView(APIView):
                 "defaults": serializers.DictField(),
                 "uses_gpu": serializers.BooleanField(),
                 "needs_labels": serializers.BooleanField(),
+                "needs_boxes": serializers.BooleanField(),
                 "description": serializers.CharField(),
             },
             many=True,

@@ -58,6 +58,7 @@ def detector_kinds() -> list[dict[str, Any]]:
                 "defaults": cls.params_class().to_dict(),
                 "uses_gpu": cls.uses_gpu,
                 "needs_labels": cls.needs_labels,
+                "needs_boxes": cls.needs_boxes,
                 "description": (cls.__doc__ or "").strip().split("\n")[0],
             }
         )

@@ -47,6 +47,8 @@ from webapp.detectors.models import (
     ScoringJob,
     ThresholdMethod,
 )
+from webapp.objects.selectors import count_boxes, labelled_boxes
+from webapp.objects.services import describe_detections
 from webapp.review.selectors import confirmed_anomalies, normal_training_assets
 from webapp.review.services import flag_segments, record_scores
 from webapp.sites.models import Site
@@ -94,6 +96,12 @@ def request_training(
         raise ValidationError(
             f"Training needs at least {MIN_NORMAL_IMAGES} known-normal images; site "
             f"'{site.slug}' has {n_normal}. Upload images with purpose 'train' first."
+        )
+    if detector.needs_boxes and not count_boxes(list(normal_training_assets(site))):
+        raise ValidationError(
+            f"The {kind} kind learns from labelled boxes, and none of the site's "
+            f"{n_normal} known-normal images has one yet. Label some objects (or import a "
+            "COCO file) first."
         )
     with transaction.atomic():
         Site.objects.select_for_update().filter(pk=site.pk).first()
@@ -198,9 +206,13 @@ def _train_claimed(version_id: int) -> None:
                 f"training needs at least {MIN_NORMAL_IMAGES} known-normal images; "
                 f"the site has {len(normal)}"
             )
+        needs_boxes = detector_class(version.kind).needs_boxes
         if detector_class(version.kind).temporal:
             outcome, normal, anomalies = _fit_temporal(version, normal, anomalies)
         else:
+            # Object kinds: each normal image's labelled boxes (none = background only), and
+            # the confirmed anomalies' boxes, whose classes the detector may not know
+            # (open-set metrics).
             outcome = fit_and_calibrate(
                 version.kind,
                 version.params,
@@ -209,6 +221,8 @@ def _train_claimed(version_id: int) -> None:
                 labels=[a.label for a in normal]
                 if detector_class(version.kind).needs_labels
                 else None,
+                boxes=labelled_boxes(normal) if needs_boxes else None,
+                anomaly_boxes=labelled_boxes(anomalies) if needs_boxes else None,
                 anomaly_masks=[read_mask(a) for a in anomalies],
                 target_fpr=version.target_fpr,
                 threshold_method=version.threshold_method,
@@ -503,12 +517,22 @@ def _score_claimed(chunk_id: int) -> None:
         by_id = {a.pk: a for a in Asset.objects.filter(pk__in=chunk.asset_ids)}
         assets = [by_id[pk] for pk in chunk.asset_ids if pk in by_id]  # (frames in time order)
         if assets:
-            result = load_version_detector(version).score(AssetImages(assets))
+            detector = load_version_detector(version)
+            result = detector.score(AssetImages(assets))
+            details = None
+            if result.boxes is not None:  # object kinds: what was found, and the site's rules
+                details = describe_detections(
+                    site=job.site,
+                    threshold=version.threshold,
+                    boxes=result.boxes,
+                    min_confidence=getattr(detector.params, "score_threshold", 0.3),
+                )
             record_scores(
                 version=version,
                 assets=assets,
                 scores=result.scores.tolist(),
                 heatmaps=result.heatmaps,
+                details=details,
             )
             videos = {a.source_video_id for a in assets if a.media_type == MediaType.FRAME}
             for video_id in videos:

@@ -17,6 +17,7 @@ from webapp.assets import selectors as asset_selectors
 from webapp.common.errors import Conflict
 from webapp.detectors import selectors, services
 from webapp.detectors.models import DetectorVersion, JobStatus
+from webapp.objects.selectors import object_metric_rows
 from webapp.pages.forms import TrainForm, add_service_errors
 from webapp.sites.access import access_site, access_site_object, can
 from webapp.sites.roles import Capability
@@ -131,6 +132,7 @@ def version_detail(request: HttpRequest, version_id: int) -> HttpResponse:
         "site": site,
         "version": version,
         "metrics": metric_rows(version.metrics or {}),
+        "object_metrics": object_metric_rows(version.metrics),
         "params": [
             (name, value if isinstance(value, str) else json.dumps(value))
             for name, value in sorted((version.params or {}).items())

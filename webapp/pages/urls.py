@@ -7,6 +7,7 @@ from django.urls import path
 
 from webapp.assets import views as asset_views
 from webapp.detectors import views as detector_views
+from webapp.objects import views as object_views
 from webapp.review import views as review_views
 from webapp.sites import views as site_views
 
@@ -32,6 +33,14 @@ urlpatterns = [
     path("sites/<slug:slug>/rescore/", detector_views.rescore_site, name="site-rescore"),
     path("sites/<slug:slug>/review/", review_views.review_queue, name="site-review"),
     path("assets/<int:asset_id>/", asset_views.asset_detail, name="asset-detail"),
+    path("assets/<int:asset_id>/label/", object_views.label_asset, name="asset-label"),
+    path("sites/<slug:slug>/classes/", object_views.site_classes, name="site-classes"),
+    path(
+        "sites/<slug:slug>/classes/<int:class_id>/",
+        object_views.edit_class,
+        name="site-class-edit",
+    ),
+    path("sites/<slug:slug>/coco/import/", object_views.import_coco, name="site-coco-import"),
     path("versions/<int:version_id>/", detector_views.version_detail, name="version-detail"),
     path(
         "versions/<int:version_id>/plots/<str:name>.png",

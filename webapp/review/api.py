@@ -18,11 +18,31 @@ from webapp.sites.access import access_site, access_site_object
 from webapp.sites.roles import Capability
 
 
+class DetectedBoxOutput(serializers.Serializer):
+    """An object a detector found (object kinds), in image pixels."""
+
+    label = serializers.CharField(help_text="Its class, or 'unknown' when unlike every class.")
+    nearest_class = serializers.CharField(help_text="The known class it is most like.")
+    x = serializers.FloatField()
+    y = serializers.FloatField()
+    w = serializers.FloatField()
+    h = serializers.FloatField()
+    confidence = serializers.FloatField()
+    openness = serializers.FloatField(help_text="Higher = less like any known class.")
+    unknown = serializers.BooleanField()
+    reason = serializers.CharField(help_text="Why this object counts against the image.")
+    named_as = serializers.CharField(
+        required=False, help_text="The class a reviewer gave it (then a labelled box)."
+    )
+
+
 class FlagOutput(serializers.ModelSerializer):
     asset = serializers.IntegerField(source="score.asset_id")
     filename = serializers.SerializerMethodField(
         help_text="The image's name; for a segment, the video's and its frames."
     )
+    width = serializers.IntegerField(source="score.asset.width")
+    height = serializers.IntegerField(source="score.asset.height")
     image_url = serializers.SerializerMethodField()
     heatmap_url = serializers.SerializerMethodField()
     normalised_score = serializers.SerializerMethodField(
@@ -43,6 +63,14 @@ class FlagOutput(serializers.ModelSerializer):
     start_s = serializers.SerializerMethodField()
     end_s = serializers.SerializerMethodField()
     preview_url = serializers.SerializerMethodField()
+    boxes = DetectedBoxOutput(source="score.details.boxes", many=True, default=list, read_only=True)
+    reasons = serializers.ListField(
+        source="score.details.reasons",
+        child=serializers.CharField(),
+        default=list,
+        read_only=True,
+        help_text="Site rules the image breaks (a forbidden class seen, a count off).",
+    )
 
     class Meta:
         model = Flag
@@ -50,6 +78,8 @@ class FlagOutput(serializers.ModelSerializer):
             "id",
             "asset",
             "filename",
+            "width",
+            "height",
             "image_url",
             "heatmap_url",
             "score",
@@ -70,6 +100,8 @@ class FlagOutput(serializers.ModelSerializer):
             "start_s",
             "end_s",
             "preview_url",
+            "boxes",
+            "reasons",
         ]
 
     def get_filename(self, flag: Flag) -> str:

@@ -22,6 +22,8 @@ class Score(models.Model):
     is_flagged = models.BooleanField(default=False)
     #: Overlay PNG of where the image looks abnormal (kinds with heatmaps; flagged only).
     heatmap = models.FileField(upload_to=heatmap_path, max_length=300, blank=True)
+    #: Object kinds: {"boxes": [detected objects], "reasons": [site rules broken]}.
+    details = models.JSONField(default=dict, blank=True)
     scored_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -26,6 +26,7 @@ def record_scores(
     assets: Sequence[Asset],
     scores: Sequence[float],
     heatmaps: Sequence[np.ndarray] | None = None,
+    details: Sequence[dict] | None = None,
 ) -> int:
     """Upsert each asset's score by ``version`` and keep the review queue in step.
 
@@ -34,9 +35,11 @@ def record_scores(
     raised for the same asset are superseded (removed, the scores stay); a pending flag
     whose score no longer clears the threshold is removed. Heatmaps, when the kind makes
     them, are kept as overlay images for flagged assets only (reviewers look at those).
-    Video frames get scores only: their flags are event segments, opened by
-    :func:`flag_segments` once every frame of the video is scored. Returns how many are
-    above the threshold.
+    ``details`` (object kinds, see :func:`webapp.objects.services.describe_detections`) are
+    kept on each score; an image whose details give ``reasons`` (site rules broken) is
+    flagged whatever its score. Video frames get scores only: their flags are event
+    segments, opened by :func:`flag_segments` once every frame of the video is scored.
+    Returns how many are above the threshold (or break a rule).
     """
     threshold = float(version.threshold if version.threshold is not None else float("inf"))
     asset_ids = [asset.pk for asset in assets]
@@ -50,11 +53,17 @@ def record_scores(
     ).exclude(score__version=version).delete()
     flagged = 0
     for index, (asset, value) in enumerate(zip(assets, scores, strict=True)):
-        is_flagged = float(value) > threshold
+        detail = details[index] if details is not None else {}
+        is_flagged = float(value) > threshold or bool(detail.get("reasons"))
         score, _ = Score.objects.update_or_create(
             asset=asset,
             version=version,
-            defaults={"score": float(value), "threshold": threshold, "is_flagged": is_flagged},
+            defaults={
+                "score": float(value),
+                "threshold": threshold,
+                "is_flagged": is_flagged,
+                "details": detail,
+            },
         )
         if is_flagged and heatmaps is not None:
             _store_heatmap(score, heatmaps[index], threshold)

@@ -19,12 +19,13 @@ class Capability(enum.StrEnum):
     UPLOAD = "upload"
     REVIEW = "review"
     MANAGE = "manage"  # train, activate and roll back versions, manage members
+    LABEL = "label"  # draw and name object boxes (uploaders, reviewers and admins)
 
 
 CAPABILITIES: dict[str, frozenset[Capability]] = {
     Role.VIEWER: frozenset({Capability.VIEW}),
-    Role.UPLOADER: frozenset({Capability.VIEW, Capability.UPLOAD}),
-    Role.REVIEWER: frozenset({Capability.VIEW, Capability.REVIEW}),
+    Role.UPLOADER: frozenset({Capability.VIEW, Capability.UPLOAD, Capability.LABEL}),
+    Role.REVIEWER: frozenset({Capability.VIEW, Capability.REVIEW, Capability.LABEL}),
     Role.ADMIN: frozenset(Capability),
 }
 
@@ -33,4 +34,5 @@ CAPABILITY_VERBS = {
     Capability.UPLOAD: "upload to this site",
     Capability.REVIEW: "review flags on this site",
     Capability.MANAGE: "manage detectors and members of this site",
+    Capability.LABEL: "label objects on this site",
 }
