@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from detection.registry import available_kinds, detector_class
 from tests.factories import normal_images, odd_images
 from tests.images import green_texture, png_bytes, red_texture
+from tests.object_images import known_set, shape_image
 from tests.vidfiles import clip_bytes
 from webapp.review.models import Score
 
@@ -35,6 +36,7 @@ FAST_PARAMS = {
         "device": "cpu",
     },
     "motion_energy": {"frame_width": 32, "region": 8, "smooth_frames": 1},
+    "ssd_openset": {"image_size": 64, "epochs": 2, "batch_size": 4, "device": "cpu"},
 }
 
 
@@ -57,6 +59,9 @@ def test_kind_trains_scores_and_flags_through_the_api(kind, api, run_tasks):  # 
         pytest.skip(f"{kind} is not installed")
     if detector_class(kind).temporal:
         _temporal_kind_through_the_api(kind, api, run_tasks)
+        return
+    if detector_class(kind).needs_boxes:
+        _object_kind_through_the_api(kind, api, run_tasks)
         return
     uploader, admin = api("uploader"), api("admin")
     train = _upload(uploader, "train", normal_images(12))
@@ -86,6 +91,37 @@ def test_kind_trains_scores_and_flags_through_the_api(kind, api, run_tasks):  # 
         assert all(s.is_flagged for s in scores)
     if kind in {"deep_knn", "patch_autoencoder"}:  # kinds that localise keep an overlay
         assert all(s.heatmap for s in scores)
+
+
+def _object_kind_through_the_api(kind, api, run_tasks):  # type: ignore[no-untyped-def]
+    """Object kinds: classes and boxes through the API, train, score: boxes on each score.
+
+    Two epochs only prove the wiring; flagging the unknown object is the e2e test's job.
+    """
+    uploader, admin = api("uploader"), api("admin")
+    for name in ("square", "circle"):
+        assert admin.post("/api/sites/park/classes/", {"name": name}).status_code == 201
+    images, boxes = known_set(12)
+    train = _upload(
+        uploader, "train", [(f"k{i}.png", png_bytes(im)) for i, im in enumerate(images)]
+    )
+    for asset, image_boxes in zip(train, boxes, strict=True):
+        payload = [box.to_dict() for box in image_boxes]
+        response = uploader.put(f"/api/assets/{asset['id']}/boxes/", payload, format="json")
+        assert response.status_code == 200, response.json()
+    with run_tasks():
+        response = admin.post(
+            "/api/sites/park/versions/", {"kind": kind, "params": FAST_PARAMS[kind]}, format="json"
+        )
+    assert response.status_code == 202, response.json()
+    version = admin.get(f"/api/versions/{response.json()['id']}/").json()
+    assert version["status"] == "succeeded", version["error"]
+    assert version["is_active"] and version["threshold"] is not None
+    odd, _ = shape_image(np.random.default_rng(7), ["triangle"])
+    with run_tasks():
+        scored = _upload(uploader, "score", [("odd.png", png_bytes(odd))])
+    score = Score.objects.get(asset_id=scored[0]["id"], version_id=version["id"])
+    assert isinstance(score.details.get("boxes"), list)
 
 
 def _temporal_kind_through_the_api(kind, api, run_tasks):  # type: ignore[no-untyped-def]

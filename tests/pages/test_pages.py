@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -426,3 +427,29 @@ def test_a_failed_csrf_check_explains_itself(users):
     assert "The form could not be sent" in page
     assert "Reload the page and try again" in page
     assert "Detail: CSRF cookie not set" in page  # Django's reason, for whoever debugs it
+
+
+def test_pages_send_a_content_security_policy_that_forbids_inline_scripts(client, users):
+    client.force_login(users["viewer"])
+    for path in ["/", "/sites/park/", "/api/docs/"]:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        policy = response["Content-Security-Policy"]
+        assert (
+            "script-src 'self'" in policy
+            and "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
+        ), policy
+        assert "frame-ancestors 'none'" in policy
+        body = response.content.decode()
+        # every script is a file of this origin: an inline one would be blocked
+        assert re.search(r"<script(?![^>]*\bsrc=)[^>]*>", body) is None, path
+
+
+def test_no_template_holds_an_inline_script():
+    from pathlib import Path
+
+    templates = Path(__file__).resolve().parents[2] / "templates"
+    for template in templates.rglob("*.html"):
+        text = template.read_text()
+        assert re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text) is None, template
+        assert not re.search(r"\son[a-z]+=\"", text), f"inline event handler in {template}"
