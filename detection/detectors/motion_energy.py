@@ -34,6 +34,7 @@ import numpy as np
 from detection.base import DetectorError, Params, ParamsError, ProgressCallback, ScoreResult
 from detection.components.frame_cubes import (
     RegionNormaliser,
+    flow_speed,
     frame_shape,
     grey_frames,
     motion_maps,
@@ -101,7 +102,7 @@ class MotionEnergyDetector(TemporalDetector):
         grey = grey_frames(frames, self.shape)
         if p.blur_sigma > 0:
             grey = np.stack([cv2.GaussianBlur(g, (0, 0), float(p.blur_sigma)) for g in grey])
-        motion = motion_maps(grey) if p.motion == "difference" else _flow_speed(grey)
+        motion = motion_maps(grey) if p.motion == "difference" else flow_speed(grey)
         return region_means(motion, p.region)
 
     def fit_clips(
@@ -152,18 +153,3 @@ class MotionEnergyDetector(TemporalDetector):
         self.shape = (height, width)
         self.normaliser = RegionNormaliser(self.params.region_quantile)
         self.normaliser.scale = scale
-
-
-def _flow_speed(grey: np.ndarray) -> np.ndarray:
-    """Farneback optical-flow speed (pixels per frame) of each frame from the previous one."""
-    if len(grey) < 2:
-        return np.zeros_like(grey)
-    frames = (grey * 255).astype(np.uint8)
-    speeds = []
-    for index in range(len(frames)):
-        previous, current = (index - 1, index) if index else (0, 1)
-        flow = cv2.calcOpticalFlowFarneback(
-            frames[previous], frames[current], None, 0.5, 3, 9, 3, 5, 1.1, 0
-        )
-        speeds.append(np.sqrt((flow**2).sum(axis=-1)))
-    return np.stack(speeds).astype(np.float32)

@@ -54,6 +54,7 @@ from detection.components.frame_cubes import (
     RegionNormaliser,
     cover_frames,
     cube_starts,
+    flow_speed,
     frame_shape,
     grey_frames,
     make_cubes,
@@ -75,6 +76,9 @@ SPATIAL_FACTOR = 8
 #: Frame differences are mostly small; scaled so that a walker's motion spans the sigmoid
 #: output's range about as much as the grey values do (then clipped to 1).
 MOTION_GAIN = 4.0
+#: Optical-flow speeds (pixels per frame at ``frame_width``) are divided by this.
+FLOW_SCALE = 4.0
+MOTIONS = ("difference", "flow")
 SCORE_ON = ("motion", "grey", "both")
 
 
@@ -89,6 +93,9 @@ class VideoAutoencoderParams(Params):
     score_stride: int = 4
     #: Add the |frame difference| channel to the grey one.
     motion_channel: bool = True
+    #: What the motion channel holds: "difference" (|frame - previous|) or "flow"
+    #: (optical-flow speed, which does not grow with contrast; slower to prepare).
+    motion: str = "difference"
     #: Which reconstruction error scores a frame: "motion" (the frame-difference channel),
     #: "grey" or "both" (their mean). Motion by default: on Ped2 the grey error follows the
     #: lighting of a clip more than its events (benchmarks/README.md).
@@ -134,6 +141,8 @@ class VideoAutoencoderParams(Params):
             raise ParamsError("strides must not exceed cube_length, or frames go uncovered")
         if not isinstance(self.motion_channel, bool):
             raise ParamsError("motion_channel must be true or false")
+        if self.motion not in MOTIONS:
+            raise ParamsError(f"motion must be one of {', '.join(MOTIONS)}")
         if self.score_on not in SCORE_ON:
             raise ParamsError(f"score_on must be one of {', '.join(SCORE_ON)}")
         if self.score_on != "grey" and not self.motion_channel:
@@ -232,7 +241,9 @@ class VideoAutoencoderDetector(TemporalDetector):
         assert self.shape is not None
         grey = grey_frames(frames, self.shape)
         channels = [grey]
-        if self.params.motion_channel:
+        if self.params.motion_channel and self.params.motion == "flow":
+            channels.append(np.minimum(flow_speed(grey) / FLOW_SCALE, 1.0))
+        elif self.params.motion_channel:
             channels.append(np.minimum(motion_maps(grey) * MOTION_GAIN, 1.0))
         return np.stack(channels, axis=1)
 
