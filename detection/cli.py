@@ -413,6 +413,7 @@ def _evaluate_objects(args: argparse.Namespace, detector: Any, threshold: float)
         detector.classes,
         threshold,
         min_confidence=getattr(detector.params, "score_threshold", 0.3),
+        map_detected=detector.detect(images, min_objectness=0.0),
     )
     if args.json:
         print(json.dumps(metrics))

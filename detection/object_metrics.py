@@ -35,6 +35,7 @@ def object_metrics(
     *,
     min_confidence: float = 0.3,
     match_iou: float = 0.3,
+    map_detected: Sequence[Sequence[DetectedBox]] | None = None,
 ) -> dict[str, Any]:
     """Known-class mAP and the open-set figures for images with labelled boxes.
 
@@ -42,7 +43,8 @@ def object_metrics(
     ``image_scores`` the image scores, ``truth`` the labelled boxes; a box whose class is
     not in ``known_classes`` is an unknown object. Open-set figures are ``None`` without
     unknown objects (and the AUROC without both kinds of image); threshold-based ones are
-    ``None`` without a threshold.
+    ``None`` without a threshold. ``map_detected``, when given, is what mAP is computed on
+    instead (e.g. every candidate, weak ones included: AP counts them).
     """
     known = sorted(set(known_classes))
     scores = np.asarray(image_scores, dtype=np.float64)
@@ -52,7 +54,7 @@ def object_metrics(
         [(str(i), *sizes[i], [b for b in truth[i] if b.label in known]) for i in clean], known
     )
     metrics: dict[str, Any] = {
-        **coco_map(ground, {str(i): detected[i] for i in clean}),
+        **coco_map(ground, {str(i): (map_detected or detected)[i] for i in clean}),
         "n_images": len(truth),
         "n_images_with_unknown": int(has_unknown.sum()),
         "n_known_objects": sum(b.label in known for boxes in truth for b in boxes),

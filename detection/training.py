@@ -131,8 +131,10 @@ def _object_metrics(
     )
     scores = np.concatenate([holdout_scores, anomaly_scores[with_boxes]])
     detected: list[Any] = []
+    every: list[Any] = []  # weak candidates too, for mAP
     for start in range(0, len(images), SCORE_CHUNK):
         detected.extend(detect(images[start : start + SCORE_CHUNK]))
+        every.extend(detect(images[start : start + SCORE_CHUNK], min_objectness=0.0))
     sizes = [(int(image.shape[1]), int(image.shape[0])) for image in images]
     return object_metrics(
         detected,
@@ -142,6 +144,7 @@ def _object_metrics(
         detector.classes,  # type: ignore[attr-defined]
         threshold,
         min_confidence=getattr(detector.params, "score_threshold", 0.3),
+        map_detected=every,
     )
 
 

@@ -467,7 +467,11 @@ class SsdOpensetDetector(Detector):
         return np.mean(scaled, axis=0)
 
     def detect(
-        self, images: Sequence[np.ndarray], *, batch_size: int | None = None
+        self,
+        images: Sequence[np.ndarray],
+        *,
+        batch_size: int | None = None,
+        min_objectness: float | None = None,
     ) -> list[list[DetectedBox]]:
         """The object-like candidates of each image, in image pixels, with confidence and
         openness; never empty.
@@ -477,6 +481,7 @@ class SsdOpensetDetector(Detector):
         an image in which nothing looks like a known object is described by its best guess,
         whose class evidence is weak, so it scores as open. Strongest objectness first;
         callers choose what to show (:func:`detection.objects.flag_boxes`).
+        ``min_objectness=0`` keeps every candidate (for mAP, which counts weak detections).
         """
         import torch
 
@@ -484,6 +489,7 @@ class SsdOpensetDetector(Detector):
         check_images(images)
         size = self.params.image_size
         batch_size = batch_size or self.params.batch_size
+        gate = self.params.min_objectness if min_objectness is None else min_objectness
         results: list[list[DetectedBox]] = []
         with torch.inference_mode():
             for start in range(0, len(images), batch_size):
@@ -503,7 +509,7 @@ class SsdOpensetDetector(Detector):
                     sx, sy = width / size, height / size
                     found = []
                     for j, (x1, y1, x2, y2) in enumerate(roi.cpu().numpy().tolist()):
-                        if j and objectness[row + j] < self.params.min_objectness:
+                        if j and objectness[row + j] < gate:
                             continue  # weak background guess; the first (strongest) stays
                         c = int(label[j]) + 1
                         found.append(

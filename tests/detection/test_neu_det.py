@@ -3,8 +3,12 @@ without ../shared/datasets).
 
 Slice: known classes ``patches`` and ``inclusion`` (the first 30 images of each by the
 seeded split's train side, 128 px, 10 epochs), ``scratches`` unknown; tested on 15
-images of each of the three. Floors, set below what was measured on a shared 2-core
-machine (see the asserts): known mAP@0.5 and the AUROC of "contains a scratch".
+images of each of the three.
+
+Measured (2026-12-01, CPU, 1 thread): known mAP@0.5 0.033, AUROC of "contains a scratch"
+1.000. Ten epochs on 60 images is far too short to detect well (the benchmark trains
+longer; see benchmarks/README.md), so the mAP floor only says the detector learnt
+something and the pipeline from COCO to pycocotools holds; the AUROC floor is the claim.
 """
 
 from __future__ import annotations
@@ -28,8 +32,8 @@ KNOWN = ("patches", "inclusion")
 UNKNOWN = "scratches"
 PARAMS = {"image_size": 128, "epochs": 10, "vertical_flip": True, "device": "cpu"}
 #: Measured: see the module docstring; floors leave room for thread-count noise.
-MAP_50_FLOOR = 0.0
-AUROC_FLOOR = 0.0
+MAP_50_FLOOR = 0.01
+AUROC_FLOOR = 0.90
 
 
 def test_ssd_openset_on_a_neu_det_slice() -> None:
@@ -59,7 +63,6 @@ def test_ssd_openset_on_a_neu_det_slice() -> None:
         detector.classes,
         None,
     )
-    print(metrics)
     assert detector.classes == sorted(KNOWN)
     assert metrics["map_50"] >= MAP_50_FLOOR
     assert metrics["unknown_image_auroc"] >= AUROC_FLOOR
