@@ -1,5 +1,5 @@
 # One entry point: `make run`, `make test`, `make lint`, `make bench`.
-.PHONY: run test lint format bench check
+.PHONY: run test lint format bench bench-video check
 
 run:            ## set up and run web server + worker on the embedded default
 	scripts/run.sh
@@ -14,4 +14,7 @@ format:
 	.venv/bin/ruff format . && .venv/bin/ruff check --fix .
 
 bench:          ## accuracy and speed tables on ../shared/datasets
-	scripts/bootstrap.sh && .venv/bin/python -m benchmarks.magnetic_tile
+	scripts/bootstrap.sh && .venv/bin/python -m benchmarks.magnetic_tile && .venv/bin/python -m benchmarks.ucsd_ped2
+
+bench-video:    ## the video kinds on UCSD Ped2 only
+	scripts/bootstrap.sh && .venv/bin/python -m benchmarks.ucsd_ped2

@@ -40,3 +40,24 @@ def magnetic_tile_split(
     test = sorted(free[i] for i in order[n_train:])
     defects = {name: sorted((root / name).glob("*.jpg")) for name in DEFECT_CLASSES}
     return OneClassSplit(train, test, defects)
+
+
+UCSD_PED2 = DATASETS / "ucsd-ped2"
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoSplit:
+    train: list[Path]  # all normal
+    test: list[Path]  # each with NAME.truth.csv beside it
+
+    @staticmethod
+    def truth_for(clip: Path) -> Path:
+        return clip.with_name(clip.stem + ".truth.csv")
+
+
+def ucsd_ped2_split(root: Path = UCSD_PED2) -> VideoSplit:
+    """The data set's own split: every ``Train*.mp4`` is normal, every ``Test*.mp4`` has truth."""
+    if not root.is_dir():
+        raise FileNotFoundError(f"ucsd-ped2 data set not found at {root}")
+    test = [p for p in sorted(root.glob("Test*.mp4")) if VideoSplit.truth_for(p).exists()]
+    return VideoSplit(sorted(root.glob("Train*.mp4")), test)

@@ -54,6 +54,26 @@ def motion_maps(grey: np.ndarray) -> np.ndarray:
     return np.concatenate([diff[:1], diff], axis=0)
 
 
+def flow_speed(grey: np.ndarray) -> np.ndarray:
+    """Dense optical-flow speed (pixels per frame) of each frame from the previous one.
+
+    Farneback's method (OpenCV) on (N, H, W) greyscale in [0, 1]; the first frame uses the
+    flow to the next, as :func:`motion_maps` does. Speed, unlike a frame difference, does not
+    grow with an object's contrast against the background.
+    """
+    if len(grey) < 2:
+        return np.zeros_like(grey)
+    frames = (np.clip(grey, 0, 1) * 255).astype(np.uint8)
+    speeds = np.empty(grey.shape, np.float32)
+    for index in range(len(frames)):
+        previous, current = (index - 1, index) if index else (0, 1)
+        flow = cv2.calcOpticalFlowFarneback(
+            frames[previous], frames[current], None, 0.5, 3, 9, 3, 5, 1.1, 0
+        )
+        speeds[index] = np.sqrt((flow**2).sum(axis=-1))
+    return speeds
+
+
 def cube_starts(n_frames: int, length: int, stride: int) -> list[int]:
     """First frames of the cubes covering ``n_frames``: every ``stride``, and one ending last.
 
@@ -101,16 +121,26 @@ def cover_frames(values: np.ndarray, starts: Sequence[int], n_frames: int) -> np
     return (total / count.reshape(-1, *([1] * (total.ndim - 1)))).astype(np.float32)
 
 
-def region_means(maps: np.ndarray, cell: int) -> np.ndarray:
-    """(N, H, W) -> (N, ceil(H / cell), ceil(W / cell)) mean of each ``cell`` square.
+def region_grid(shape: tuple[int, int], cell: int) -> tuple[int, int]:
+    """(rows, cols) of regions about ``cell`` pixels square over a (H, W) map, at least 1x1."""
+    height, width = shape
+    return max(1, round(height / cell)), max(1, round(width / cell))
 
-    Edge cells that are cut short average only the pixels they hold.
+
+def region_means(maps: np.ndarray, cell: int) -> np.ndarray:
+    """(N, H, W) -> (N, rows, cols) mean of regions about ``cell`` pixels square.
+
+    The regions tile the map exactly (each ``H / rows`` by ``W / cols`` pixels, area
+    averaged), so no region is a thin leftover strip along an edge whose mean of a few
+    pixels would be noisier than the others'.
     """
-    n, height, width = maps.shape
-    rows, cols = -(-height // cell), -(-width // cell)
-    padded = np.full((n, rows * cell, cols * cell), np.nan, np.float32)
-    padded[:, :height, :width] = maps
-    return np.nanmean(padded.reshape(n, rows, cell, cols, cell), axis=(2, 4))
+    rows, cols = region_grid(maps.shape[1:], cell)
+    out = np.empty((len(maps), rows, cols), np.float32)
+    for index, values in enumerate(maps):
+        out[index] = cv2.resize(
+            np.asarray(values, np.float32), (cols, rows), interpolation=cv2.INTER_AREA
+        )
+    return out
 
 
 def smooth_in_time(scores: np.ndarray, window: int) -> np.ndarray:

@@ -2,8 +2,8 @@
 
 Most abnormal events on a fixed camera are abnormal by how things move: a bike or a cart
 crosses a walkway faster than the people on it, a machine stops or speeds up. This kind
-measures motion per frame (the absolute difference to the previous frame of the blurred
-greyscale image, or dense optical-flow speed with ``motion="flow"``), averages it over square
+measures motion per frame (dense optical-flow speed of the blurred greyscale image, or its
+absolute difference to the previous frame with ``motion="difference"``), averages it over square
 regions, and divides each region by what it reaches in the normal clips (its 99th
 percentile). The frame's score is its worst region, smoothed over a few frames. Fitting
 only collects those per-region statistics: seconds, no GPU, nothing to tune.
@@ -34,6 +34,7 @@ import numpy as np
 from detection.base import DetectorError, Params, ParamsError, ProgressCallback, ScoreResult
 from detection.components.frame_cubes import (
     RegionNormaliser,
+    flow_speed,
     frame_shape,
     grey_frames,
     motion_maps,
@@ -51,8 +52,9 @@ MOTIONS = ("difference", "flow")
 class MotionEnergyParams(Params):
     #: Frames are resized to this width (the height keeps the aspect) before anything else.
     frame_width: int = 160
-    #: "difference" (|frame - previous|) or "flow" (Farneback optical-flow speed, slower).
-    motion: str = "difference"
+    #: "flow" (Farneback optical-flow speed: what is fast, whatever its contrast) or
+    #: "difference" (|frame - previous|: about 5x faster, weaker on Ped2).
+    motion: str = "flow"
     #: Gaussian blur (pixels at ``frame_width``) before differencing: sensor noise out.
     blur_sigma: float = 1.0
     #: Side of the square regions, in pixels at ``frame_width``.
@@ -100,7 +102,7 @@ class MotionEnergyDetector(TemporalDetector):
         grey = grey_frames(frames, self.shape)
         if p.blur_sigma > 0:
             grey = np.stack([cv2.GaussianBlur(g, (0, 0), float(p.blur_sigma)) for g in grey])
-        motion = motion_maps(grey) if p.motion == "difference" else _flow_speed(grey)
+        motion = motion_maps(grey) if p.motion == "difference" else flow_speed(grey)
         return region_means(motion, p.region)
 
     def fit_clips(
@@ -151,18 +153,3 @@ class MotionEnergyDetector(TemporalDetector):
         self.shape = (height, width)
         self.normaliser = RegionNormaliser(self.params.region_quantile)
         self.normaliser.scale = scale
-
-
-def _flow_speed(grey: np.ndarray) -> np.ndarray:
-    """Farneback optical-flow speed (pixels per frame) of each frame from the previous one."""
-    if len(grey) < 2:
-        return np.zeros_like(grey)
-    frames = (grey * 255).astype(np.uint8)
-    speeds = []
-    for index in range(len(frames)):
-        previous, current = (index - 1, index) if index else (0, 1)
-        flow = cv2.calcOpticalFlowFarneback(
-            frames[previous], frames[current], None, 0.5, 3, 9, 3, 5, 1.1, 0
-        )
-        speeds.append(np.sqrt((flow**2).sum(axis=-1)))
-    return np.stack(speeds).astype(np.float32)

@@ -90,10 +90,12 @@ def test_frame_shape_motion_regions_and_smoothing() -> None:
     motion = motion_maps(grey)
     assert motion[:, 0, 0].tolist() == [1, 1, 1]  # first frame: difference to the next
     assert motion_maps(grey[:1]).sum() == 0
-    maps = np.arange(2 * 3 * 5, dtype=np.float32).reshape(2, 3, 5)
+    maps = np.arange(2 * 4 * 6, dtype=np.float32).reshape(2, 4, 6)
     regions = region_means(maps, 2)
     assert regions.shape == (2, 2, 3)
-    assert regions[0, 1, 2] == maps[0, 2, 4]  # a cut-short corner cell averages what it has
+    assert regions[1, 1, 2] == maps[1, 2:, 4:].mean()
+    # regions tile the map exactly: 5 pixels in 2 regions of 2.5, no thin leftover strip
+    assert region_means(np.ones((1, 5, 5), np.float32), 2).shape == (1, 2, 2)
     assert smooth_in_time(np.array([0, 0, 3, 0, 0.0]), 3).tolist() == [0, 1, 1, 1, 0]
     normaliser = RegionNormaliser(quantile=1.0, floor_share=0.0).fit(np.ones((4, 2, 3)))
     assert np.allclose(normaliser(np.full((1, 2, 3), 2.0)), 2.0)

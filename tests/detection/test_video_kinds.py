@@ -103,6 +103,9 @@ def test_training_is_deterministic(normal_clips: list[list[np.ndarray]]) -> None
         ("video_autoencoder", {"cube_length": 7}, "even"),
         ("video_autoencoder", {"score_stride": 20}, "must not exceed cube_length"),
         ("video_autoencoder", {"motion_channel": "yes"}, "true or false"),
+        ("video_autoencoder", {"score_on": "colour"}, "score_on must be one of"),
+        ("video_autoencoder", {"motion": "sound"}, "motion must be one of"),
+        ("video_autoencoder", {"motion_channel": False}, "needs motion_channel"),
         ("video_autoencoder", {"region_quantile": 2}, "region_quantile"),
         ("video_autoencoder", {"device": "tpu"}, "device"),
         ("video_autoencoder", {"epochs": 0}, "epochs"),
@@ -128,8 +131,14 @@ def test_unfitted_and_empty_input_errors(kind: str) -> None:
         detector.fit_clips([[np.zeros((4, 4), np.uint8)]])
 
 
-def test_motion_energy_flow_variant_scores_the_event() -> None:
-    detector = create_detector("motion_energy", {**KINDS["motion_energy"], "motion": "flow"})
+def test_motion_energy_difference_variant_scores_the_event() -> None:
+    detector = create_detector("motion_energy", {**KINDS["motion_energy"], "motion": "difference"})
     detector.fit_clips([scene_frames(30, seed=1)])
     scores = detector.score_clip(scene_frames(40, seed=4, event=(20, 30))).scores
     assert scores[21:29].min() > np.r_[scores[:16], scores[34:]].max()
+
+
+def test_autoencoder_with_a_flow_motion_channel(normal_clips: list[list[np.ndarray]]) -> None:
+    detector = create_detector("video_autoencoder", {**TINY_AE, "motion": "flow", "epochs": 1})
+    detector.fit_clips(normal_clips)
+    assert detector.score_clip(scene_frames(9, seed=6)).scores.shape == (9,)
