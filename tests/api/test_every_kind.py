@@ -21,6 +21,7 @@ FAST_PARAMS = {
     "deep_knn": {"image_size": 64},
     "patch_autoencoder": {"image_size": 64, "grid": 4, "epochs": 10},
     "classifier_openset": {"image_size": 64, "epochs": 2},
+    "ssd_openset": {"image_size": 64, "epochs": 2, "candidates": 5},
 }
 
 
@@ -51,6 +52,12 @@ def test_kind_trains_scores_and_flags_through_the_api(kind, api, run_tasks):  # 
             label = "poppy" if asset["filename"].startswith("red") else "fern"
             response = uploader.patch(f"/api/assets/{asset['id']}/", {"label": label})
             assert response.status_code == 200, response.json()
+    if detector_class(kind).needs_boxes:  # object kinds: a labelled box on every image
+        assert admin.post("/api/sites/park/classes/", {"name": "leaf"}).status_code == 201
+        for asset in train:
+            box = [{"label": "leaf", "x": 8, "y": 8, "w": 30, "h": 24}]
+            response = uploader.put(f"/api/assets/{asset['id']}/boxes/", box, format="json")
+            assert response.status_code == 200, response.json()
 
     with run_tasks():
         response = admin.post(
@@ -65,8 +72,10 @@ def test_kind_trains_scores_and_flags_through_the_api(kind, api, run_tasks):  # 
         scored = _upload(uploader, "score", odd_images(2))
     scores = Score.objects.filter(asset_id__in=[a["id"] for a in scored], version_id=version["id"])
     assert scores.count() == 2
-    if kind != "classifier_openset":  # "unknown" is all it promises; the others must flag
+    if kind not in {"classifier_openset", "ssd_openset"}:  # open-set kinds: 2 epochs rank only
         assert all(s.is_flagged for s in scores)
+    if detector_class(kind).needs_boxes:  # object kinds keep what they found on each score
+        assert all(isinstance(s.details["boxes"], list) and "reasons" in s.details for s in scores)
     if kind in {"deep_knn", "patch_autoencoder"}:  # kinds that localise keep an overlay
         assert all(s.heatmap for s in scores)
 
