@@ -26,6 +26,7 @@ FAST_PARAMS = {
     "video_autoencoder": {
         "frame_width": 32,
         "cube_length": 4,
+        "train_stride": 2,
         "score_stride": 2,
         "width": 4,
         "hidden_channels": 4,
@@ -36,7 +37,7 @@ FAST_PARAMS = {
         "device": "cpu",
     },
     "motion_energy": {"frame_width": 32, "region": 8, "smooth_frames": 1},
-    "ssd_openset": {"image_size": 64, "epochs": 2, "batch_size": 4, "device": "cpu"},
+    "ssd_openset": {"image_size": 64, "epochs": 2, "batch_size": 4, "candidates": 5},
 }
 
 
@@ -121,7 +122,7 @@ def _object_kind_through_the_api(kind, api, run_tasks):  # type: ignore[no-untyp
     with run_tasks():
         scored = _upload(uploader, "score", [("odd.png", png_bytes(odd))])
     score = Score.objects.get(asset_id=scored[0]["id"], version_id=version["id"])
-    assert isinstance(score.details.get("boxes"), list)
+    assert isinstance(score.details["boxes"], list) and "reasons" in score.details
 
 
 def _temporal_kind_through_the_api(kind, api, run_tasks):  # type: ignore[no-untyped-def]

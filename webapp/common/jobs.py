@@ -9,13 +9,16 @@ runs, :class:`Heartbeat` keeps ``heartbeat_at`` fresh so it never looks dead.
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, models
+from django.db import DatabaseError, connection, models
 from django.db.models import Q
 from django.utils import timezone
+
+logger = logging.getLogger(__name__)
 
 
 class JobStatus(models.TextChoices):
@@ -60,9 +63,12 @@ class Heartbeat:
         interval = max(1.0, settings.JOB_STALE_AFTER_SECONDS / 10)
         try:
             while not self.stop.wait(interval):
-                self.model._default_manager.filter(pk=self.pk, status=JobStatus.RUNNING).update(
-                    heartbeat_at=timezone.now()
-                )
+                try:
+                    self.model._default_manager.filter(pk=self.pk, status=JobStatus.RUNNING).update(
+                        heartbeat_at=timezone.now()
+                    )
+                except DatabaseError:  # busy or briefly unreachable: beat again next time
+                    logger.warning("heartbeat of %s %s missed", self.model.__name__, self.pk)
         finally:
             connection.close()  # this thread's own connection
 
