@@ -4,8 +4,8 @@
 run:            ## set up and run web server + worker on the embedded default
 	scripts/run.sh
 
-test:           ## the whole test suite
-	scripts/test.sh
+test:           ## the whole test suite (PYTEST_ARGS="..." passes options to pytest)
+	scripts/test.sh $(PYTEST_ARGS)
 
 lint:           ## ruff lint + format check, Django checks, migrations, OpenAPI schema
 	scripts/lint.sh
