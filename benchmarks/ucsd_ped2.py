@@ -141,7 +141,7 @@ def run(names: list[str], seed: int, target_fpr: float) -> tuple[list[dict[str, 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     header = (
-        f"{'config':20} {'AUROC':>6} {'AP':>6} {'recall':>6} {'FPR':>6} {'events':>7} "
+        f"{'config':24} {'AUROC':>6} {'AP':>6} {'recall':>6} {'FPR':>6} {'events':>7} "
         f"{'FA/h':>6} {'fit s':>7} {'score f/s':>9}"
     )
     print(header)
@@ -149,15 +149,15 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     for r in rows:
         events = f"{r['events_found']}/{r['n_events']}"
         print(
-            f"{r['config']:20} {_fmt(r['frame_auroc']):>6} {_fmt(r['frame_ap']):>6} "
+            f"{r['config']:24} {_fmt(r['frame_auroc']):>6} {_fmt(r['frame_ap']):>6} "
             f"{_fmt(r['recall']):>6} {_fmt(r['false_positive_rate']):>6} {events:>7} "
             f"{_fmt(r['false_alarms_per_hour'], 0):>6} {r['fit_s']:>7.1f} {r['score_fps']:>9.1f}"
         )
     clips = sorted({c for r in rows for c in r["per_clip_auroc"]})
     print("\nframe AUROC per test clip with both classes")
-    print(f"{'config':20} " + " ".join(f"{c:>8}" for c in clips))
+    print(f"{'config':24} " + " ".join(f"{c:>8}" for c in clips))
     for r in rows:
-        print(f"{r['config']:20} " + " ".join(f"{_fmt(r['per_clip_auroc'][c]):>8}" for c in clips))
+        print(f"{r['config']:24} " + " ".join(f"{_fmt(r['per_clip_auroc'][c]):>8}" for c in clips))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,8 +17,8 @@ pytestmark = [
     ),
 ]
 
-#: Frame AUROC of motion_energy (defaults) on Test007 measured by the full benchmark
-#: (benchmarks/README.md) is FLOOR_MEASURED; the floor leaves room for decoder differences.
+#: motion_energy (defaults) on Test007 measured 0.989 frame AUROC in the benchmark
+#: (benchmarks/README.md); the floor leaves room for other decoders and OpenCV builds.
 FLOOR = 0.95
 
 
@@ -31,8 +31,10 @@ def test_split_finds_every_clip_with_truth() -> None:
 def test_motion_energy_on_one_test_clip_clears_the_measured_floor() -> None:
     """motion_energy (the best kind that trains in seconds), all training clips, Test007.
 
-    Test007 has both classes (45 normal frames, then a bike: 135 abnormal). The floor of
-    0.95 is below the 0.99 the benchmark measured on this clip with the same settings.
+        Test007 has both classes (45 normal frames, then a bike: 135 abnormal). The floor of
+        0.95 is below the 0.989 the benchmark measured on this clip with the same settings. The
+    autoencoder is not the kind tested here: it scores lower on Ped2 (0.895 pooled) and takes
+    minutes to train, not seconds.
     """
     split = ucsd_ped2_split()
     train = [read_clip(p) for p in split.train]
