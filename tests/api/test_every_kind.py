@@ -30,7 +30,7 @@ FAST_PARAMS = {
         "score_stride": 2,
         "width": 4,
         "hidden_channels": 4,
-        "epochs": 3,
+        "epochs": 12,
         "batch_size": 4,
         "region": 8,
         "smooth_frames": 1,
@@ -147,7 +147,10 @@ def _temporal_kind_through_the_api(kind, api, run_tasks):  # type: ignore[no-unt
     assert all(frame["score"] is not None for frame in curve["frames"])
     flags = admin.get("/api/sites/park/flags/?status=pending").json()["results"]
     on_event = [f for f in flags if f["start_frame"] <= 29 and f["end_frame"] >= 20]
-    assert len(on_event) == 1, flags
+    assert len(on_event) == 1, (
+        curve["threshold"],
+        " ".join(f"{f['score']:.3f}" for f in curve["frames"]),
+    )
     assert 20 <= on_event[0]["peak_frame"] <= 29
 
 
