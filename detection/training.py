@@ -148,6 +148,28 @@ def _object_metrics(
     )
 
 
+def choose_threshold(
+    method: str,
+    holdout_scores: np.ndarray,
+    f1_normal_scores: np.ndarray,
+    anomaly_scores: np.ndarray,
+    target_fpr: float,
+    fixed_threshold: float | None,
+) -> tuple[float, str]:
+    """(threshold, method used): ``f1`` falls back to ``fpr`` while no anomaly is known.
+
+    ``fpr`` is calibrated on the held-out normals only; ``f1`` may also use other scores
+    known to be normal (a video's normal frames beside its events).
+    """
+    if method == "f1" and anomaly_scores.size == 0:
+        method = "fpr"
+    if method == "fpr":
+        return threshold_for_fpr(holdout_scores, target_fpr), method
+    if method == "f1":
+        return f1_optimal_threshold(f1_normal_scores, anomaly_scores), method
+    return float(fixed_threshold), method  # type: ignore[arg-type]
+
+
 def fit_and_calibrate(
     kind: str,
     params: Mapping[str, Any] | None,
@@ -217,15 +239,14 @@ def fit_and_calibrate(
         detector, anomalous_images, keep_heatmaps=want_maps
     )
 
-    used_method = threshold_method
-    if threshold_method == "f1" and anomaly_scores.size == 0:
-        used_method = "fpr"
-    if used_method == "fpr":
-        threshold = threshold_for_fpr(holdout_scores, target_fpr)
-    elif used_method == "f1":
-        threshold = f1_optimal_threshold(holdout_scores, anomaly_scores)
-    else:
-        threshold = float(fixed_threshold)  # type: ignore[arg-type]
+    threshold, used_method = choose_threshold(
+        threshold_method,
+        holdout_scores,
+        holdout_scores,
+        anomaly_scores,
+        target_fpr,
+        fixed_threshold,
+    )
 
     scores = np.concatenate([holdout_scores, anomaly_scores])
     truth = np.concatenate([np.zeros(holdout_scores.size), np.ones(anomaly_scores.size)])
@@ -429,16 +450,10 @@ def fit_and_calibrate_clips(
         report((number + 1) / max(1, len(anomalous_clips)), f"anomalous clip {number + 1}")
     anomaly_scores = np.concatenate([s[y == 1] for s, y in anomalous]) if anomalous else np.zeros(0)
 
-    used_method = threshold_method
-    if threshold_method == "f1" and anomaly_scores.size == 0:
-        used_method = "fpr"
-    if used_method == "fpr":
-        threshold = threshold_for_fpr(holdout_scores, target_fpr)
-    elif used_method == "f1":
-        normal_frames = np.concatenate([holdout_scores, *(s[y == 0] for s, y in anomalous)])
-        threshold = f1_optimal_threshold(normal_frames, anomaly_scores)
-    else:
-        threshold = float(fixed_threshold)  # type: ignore[arg-type]
+    normal_frames = np.concatenate([holdout_scores, *(s[y == 0] for s, y in anomalous)])
+    threshold, used_method = choose_threshold(
+        threshold_method, holdout_scores, normal_frames, anomaly_scores, target_fpr, fixed_threshold
+    )
 
     clips = [(s, np.zeros(s.size, np.int64)) for s in holdout] + anomalous
     metrics = video_metrics(clips, threshold, fps=fps, min_length=min_length, max_gap=max_gap)
