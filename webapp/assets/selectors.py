@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from pathlib import PurePosixPath
 from typing import Any, overload
 
 import cv2
@@ -215,3 +216,30 @@ def frame_scores_payload(video: Asset, version_id: str | int | None) -> dict[str
         "frames": frames,
         "segments": segments,
     }
+
+
+def name_key(filename: str) -> str:
+    """``dir/NAME`` of ``dir/NAME.ext``: how a mask or truth file finds its asset."""
+    path = PurePosixPath(filename)
+    return str(path.with_name(path.stem))
+
+
+def companion_asset(
+    site: Site, key: str, media_type: str, in_upload: Iterable[Asset]
+) -> Asset | None:
+    """The asset of ``media_type`` named ``key``.* a side file (mask, frame truth) belongs to.
+
+    One in the same upload first; else the only one stored earlier on the site (None when
+    there is none, or several and the name does not say which).
+    """
+    for asset in in_upload:
+        if asset.media_type == media_type and name_key(asset.filename) == key:
+            return asset
+    earlier = [
+        a
+        for a in Asset.objects.filter(
+            site=site, media_type=media_type, filename__startswith=f"{key}."
+        )
+        if name_key(a.filename) == key
+    ]
+    return earlier[0] if len(earlier) == 1 else None

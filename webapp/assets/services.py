@@ -23,6 +23,7 @@ from webapp.assets import video_services
 from webapp.assets.archives import ArchiveError, is_zip, iter_zip_members
 from webapp.assets.image_validation import InvalidImage, sha256_hex, validate_image
 from webapp.assets.models import Asset, MediaType, Purpose, Upload
+from webapp.assets.selectors import companion_asset
 from webapp.assets.video_validation import InvalidVideo
 from webapp.sites.models import Site
 
@@ -223,30 +224,13 @@ def truth_key(filename: str) -> str | None:
     return str(path.with_name(path.stem[: -len(".truth")]))
 
 
-def _image_key(filename: str) -> str:
-    path = PurePosixPath(filename)
-    return str(path.with_name(path.stem))
-
-
 def _attach_masks(
     site: Site, assets: list[Asset], masks: dict[str, _Candidate], rejected: list[dict[str, str]]
 ) -> list[Asset]:
     """Give each mask to the image of the same name: in this upload, else already stored."""
-    by_key = {
-        _image_key(asset.filename): asset for asset in assets if asset.media_type == MediaType.IMAGE
-    }
     masked = []
     for key, candidate in masks.items():
-        asset = by_key.get(key)
-        if asset is None:
-            earlier = [
-                a
-                for a in Asset.objects.filter(
-                    site=site, media_type=MediaType.IMAGE, filename__startswith=f"{key}."
-                )
-                if _image_key(a.filename) == key
-            ]
-            asset = earlier[0] if len(earlier) == 1 else None
+        asset = companion_asset(site, key, MediaType.IMAGE, assets)
         try:
             if asset is None:
                 raise InvalidImage(

@@ -29,6 +29,7 @@ from django.utils import timezone
 from detection.video_io import VideoError, iter_frames, read_frame_truth, sampled_indices
 from webapp.assets.image_validation import InvalidImage
 from webapp.assets.models import Asset, MediaType, Upload, Video
+from webapp.assets.selectors import companion_asset
 from webapp.assets.video_validation import InvalidVideo, VideoLimits, validate_video
 from webapp.common.jobs import Heartbeat, JobStatus, claim, dead_jobs, stale_before
 from webapp.sites.models import Site
@@ -156,26 +157,11 @@ def attach_truth_files(
     rejected: list[dict[str, str]],
 ) -> list[Asset]:
     """Give each ``NAME.truth.csv`` to the video ``NAME.*``: in this upload, else earlier."""
-
-    def key_of(filename: str) -> str:
-        path = PurePosixPath(filename)
-        return str(path.with_name(path.stem))
-
-    by_key = {key_of(a.filename): a for a in assets if a.media_type == MediaType.VIDEO}
     labelled = []
     for key, candidate in truths.items():
         filename = candidate.filename  # type: ignore[attr-defined]
         data = candidate.data or b""  # type: ignore[attr-defined]
-        asset = by_key.get(key)
-        if asset is None:
-            earlier = [
-                a
-                for a in Asset.objects.filter(
-                    site=site, media_type=MediaType.VIDEO, filename__startswith=f"{key}."
-                )
-                if key_of(a.filename) == key
-            ]
-            asset = earlier[0] if len(earlier) == 1 else None
+        asset = companion_asset(site, key, MediaType.VIDEO, assets)
         try:
             if asset is None:
                 raise InvalidVideo(
