@@ -1,5 +1,5 @@
 # One entry point: `make run`, `make test`, `make lint`, `make bench`.
-.PHONY: run test lint format bench bench-video check
+.PHONY: run test lint format bench bench-video bench-sets check
 
 run:            ## set up and run web server + worker on the embedded default
 	scripts/run.sh
@@ -15,6 +15,9 @@ format:
 
 bench:          ## accuracy and speed tables on ../shared/datasets
 	scripts/bootstrap.sh && .venv/bin/python -m benchmarks.magnetic_tile && .venv/bin/python -m benchmarks.ucsd_ped2
+
+bench-sets:     ## every image kind on every shared image set (promised vs realised FPR)
+	scripts/bootstrap.sh && .venv/bin/python -m benchmarks.every_set
 
 bench-video:    ## the video kinds on UCSD Ped2 only
 	scripts/bootstrap.sh && .venv/bin/python -m benchmarks.ucsd_ped2

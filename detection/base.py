@@ -139,6 +139,9 @@ class Detector(ABC):
     temporal: ClassVar[bool] = False
     #: Kinds that need labelled boxes per training image (object detectors).
     needs_boxes: ClassVar[bool] = False
+    #: Kinds cheap enough to fit k + 1 times, so that every normal image can calibrate the
+    #: threshold out of fold (:func:`detection.training.crossfit_scores`).
+    crossfit: ClassVar[bool] = False
 
     def __init__(self, params: Params | Mapping[str, Any] | None = None) -> None:
         if not isinstance(params, Params):

@@ -6,6 +6,7 @@ Convention everywhere: an image is flagged when ``score > threshold``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -126,3 +127,67 @@ def conformal_threshold(
     kept = rank is not None
     rank = rank if rank is not None else scores.size
     return float(scores[rank - 1]), guaranteed_fpr(scores.size, rank), kept
+
+
+def promised_fpr(normal_scores: Sequence[float] | np.ndarray, threshold: float) -> float:
+    """The false-positive rate that any ``threshold`` guarantees on these calibration scores.
+
+    With r of the n scores at or below the threshold, it is at least the r-th order
+    statistic, so a new exchangeable normal image exceeds it with probability at most
+    (n + 1 - r) / (n + 1). This is how an F1-chosen or fixed threshold gets a promise too.
+    """
+    scores = np.asarray(normal_scores, dtype=np.float64)
+    if scores.size == 0:
+        raise DetectorError("cannot promise a false-positive rate without normal scores")
+    at_or_below = int(np.count_nonzero(scores <= threshold))
+    return guaranteed_fpr(scores.size, at_or_below)
+
+
+def recall_interval(found: int, total: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Clopper-Pearson interval of a recall of ``found`` / ``total`` confirmed anomalies.
+
+    Exact (never narrower than the truth), which matters with the handful of anomalies a
+    new site has: 4 of 5 found is anything from 28 % to 99 %.
+    """
+    from scipy.stats import beta
+
+    if total < 1 or not 0 <= found <= total:
+        raise DetectorError("a recall interval needs 0 <= found <= total and total >= 1")
+    alpha = 1 - confidence
+    low = 0.0 if found == 0 else float(beta.ppf(alpha / 2, found, total - found + 1))
+    high = 1.0 if found == total else float(beta.ppf(1 - alpha / 2, found + 1, total - found))
+    return low, high
+
+
+def calibration_report(
+    normal_scores: Sequence[float] | np.ndarray,
+    anomaly_scores: Sequence[float] | np.ndarray,
+    threshold: float,
+    target_fpr: float,
+    *,
+    normals_per_calibration_score: float = 1.0,
+) -> dict[str, Any]:
+    """What the threshold promises, in the terms a site admin decides with.
+
+    ``normals_per_calibration_score``: how many of the site's normal images stand behind one
+    calibration score (1 with cross-fitting, 1 / holdout fraction with a held-out split), so
+    "add N more normal images" counts what the admin uploads.
+    """
+    normal = np.asarray(normal_scores, dtype=np.float64)
+    anomalous = np.asarray(anomaly_scores, dtype=np.float64)
+    promised = promised_fpr(normal, threshold)
+    needed = int(np.ceil(normals_needed(target_fpr) * normals_per_calibration_score - 1e-9))
+    have = round(normal.size * normals_per_calibration_score)
+    report: dict[str, Any] = {
+        "n_calibration": int(normal.size),
+        "guaranteed_fpr": promised,
+        "expected_false_alarms_per_100": round(100 * promised, 2),
+        "target_fpr_kept": bool(promised <= target_fpr + 1e-12),
+        "normals_needed_for_target": needed,
+        "more_normals_needed": max(0, needed - have),
+    }
+    if anomalous.size:
+        found = int(np.count_nonzero(anomalous > threshold))
+        low, high = recall_interval(found, int(anomalous.size))
+        report.update(recall_found=found, recall_low=low, recall_high=high)
+    return report

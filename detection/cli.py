@@ -26,7 +26,12 @@ from detection.object_metrics import object_metrics
 from detection.objects import DetectedBox, LabelledBox, flag_boxes
 from detection.registry import available_kinds, detector_class, load_detector
 from detection.segments import find_segments
-from detection.training import fit_and_calibrate, fit_and_calibrate_clips
+from detection.training import (
+    CALIBRATIONS,
+    DEFAULT_FOLDS,
+    fit_and_calibrate,
+    fit_and_calibrate_clips,
+)
 from detection.video_io import VIDEO_SUFFIXES, iter_frames, probe_video, read_frame_truth
 from detection.video_metrics import labels_from_truth, video_metrics
 from detection.weights import import_weights_file, use_project_torch_home
@@ -134,7 +139,12 @@ def _train_on_videos(args: argparse.Namespace, normal: list[Path]) -> int:
     out = Path(args.out)
     outcome.detector.save(out)
     video = {"fps": args.fps, "min_length": args.min_length, "max_gap": args.max_gap}
-    sidecar = {"threshold": outcome.threshold, "metrics": outcome.metrics, "video": video}
+    sidecar = {
+        "threshold": outcome.threshold,
+        "guaranteed_fpr": outcome.metrics.get("guaranteed_fpr"),
+        "metrics": outcome.metrics,
+        "video": video,
+    }
     _sidecar(out).write_text(json.dumps(sidecar, indent=2))
     print(json.dumps({"model": str(out), "threshold": outcome.threshold, **outcome.metrics}))
     return 0
@@ -191,6 +201,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         _load(anomalous),
         labels=labels,
         boxes=boxes,
+        calibration=args.calibration,
+        folds=args.folds,
         target_fpr=args.target_fpr,
         threshold_method=args.threshold_method,
         fixed_threshold=args.threshold,
@@ -199,9 +211,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     out = Path(args.out)
     outcome.detector.save(out)
-    _sidecar(out).write_text(
-        json.dumps({"threshold": outcome.threshold, "metrics": outcome.metrics}, indent=2)
-    )
+    sidecar = {
+        "threshold": outcome.threshold,
+        "guaranteed_fpr": outcome.metrics.get("guaranteed_fpr"),
+        "metrics": outcome.metrics,
+    }
+    _sidecar(out).write_text(json.dumps(sidecar, indent=2))
     print(json.dumps({"model": str(out), "threshold": outcome.threshold, **outcome.metrics}))
     return 0
 
@@ -506,6 +521,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--target-fpr", type=float, default=0.01)
     train.add_argument("--threshold-method", choices=["fpr", "f1", "fixed"], default="fpr")
     train.add_argument("--threshold", type=float, help="with --threshold-method fixed")
+    train.add_argument(
+        "--calibration",
+        choices=CALIBRATIONS,
+        default="auto",
+        help="crossfit: every normal image calibrates out of fold; holdout: 20 %% kept aside; "
+        "auto: crossfit for the kinds cheap to refit",
+    )
+    train.add_argument("--folds", type=int, default=DEFAULT_FOLDS, help="with crossfit")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--verbose", action="store_true", help="print progress")
     _video_options(train, defaults=True)

@@ -31,6 +31,8 @@ class EvaluationResult:
     test_labels: np.ndarray
     #: One heatmap per test image (normal ones first), when asked for and the kind has them.
     test_heatmaps: list[np.ndarray] | None = None
+    #: The fitted detector (e.g. to ask an open-set classifier for its classes).
+    detector: Any = None
 
 
 def evaluate_one_class(
@@ -40,14 +42,19 @@ def evaluate_one_class(
     test_normal: Sequence[np.ndarray],
     test_anomalous: Sequence[np.ndarray],
     *,
+    labels: Sequence[str] | None = None,
     target_fpr: float = 0.01,
     holdout_fraction: float = 0.2,
+    calibration: str = "auto",
     seed: int = 0,
     keep_heatmaps: bool = False,
 ) -> EvaluationResult:
     """Fit and calibrate on ``train_normal`` exactly as the product does, then test.
 
-    ``keep_heatmaps`` returns the test heatmaps (for pixel-level metrics) shrunk to
+    ``labels``: one class per training image, for kinds that need them. ``calibration`` as
+    in :func:`~detection.training.fit_and_calibrate`; ``metrics`` add ``promised_fpr`` (what
+    the threshold guarantees) beside the realised ``false_positive_rate`` on the test
+    normals. ``keep_heatmaps`` returns the test heatmaps (for pixel-level metrics) shrunk to
     :data:`~detection.training.PIXEL_SIDE` on the long side, as training measures them.
     """
     started = time.perf_counter()
@@ -55,8 +62,10 @@ def evaluate_one_class(
         kind,
         params,
         train_normal,
+        labels=labels,
         target_fpr=target_fpr,
         holdout_fraction=holdout_fraction,
+        calibration=calibration,
         seed=seed,
     )
     fit_seconds = time.perf_counter() - started
@@ -66,6 +75,8 @@ def evaluate_one_class(
     scores, heatmaps = score_in_chunks(outcome.detector, test, keep_heatmaps=keep_heatmaps)
     score_ms = 1000 * (time.perf_counter() - started) / max(1, len(test))
     metrics = evaluate(scores, labels, outcome.threshold)
+    metrics["promised_fpr"] = outcome.metrics.get("guaranteed_fpr")
+    metrics["calibration"] = outcome.metrics.get("calibration")
     best = f1_optimal_threshold(scores[labels == 0], scores[labels == 1])
     return EvaluationResult(
         kind=kind,
@@ -78,4 +89,5 @@ def evaluate_one_class(
         test_scores=scores,
         test_labels=labels,
         test_heatmaps=heatmaps,
+        detector=outcome.detector,
     )

@@ -14,13 +14,18 @@ from typing import Any
 import numpy as np
 
 from detection.base import Detector, DetectorError, ProgressCallback, scaled_progress
-from detection.calibration import f1_optimal_threshold, threshold_for_fpr
+from detection.calibration import calibration_report, conformal_threshold, f1_optimal_threshold
 from detection.metrics import evaluate, pixel_auroc, shrink, shrink_mask
 from detection.object_metrics import object_metrics
 from detection.objects import LabelledBox
 from detection.registry import create_detector
 
 THRESHOLD_METHODS = ("fpr", "f1", "fixed")
+#: ``crossfit``: every normal image is scored once by a model fitted without it (k folds),
+#: then the model is fitted on all of them; ``holdout``: a share is kept aside. ``auto``
+#: cross-fits the kinds cheap enough to fit k + 1 times (:attr:`Detector.crossfit`).
+CALIBRATIONS = ("auto", "crossfit", "holdout")
+DEFAULT_FOLDS = 5
 
 
 class Subset(Sequence):
@@ -41,6 +46,13 @@ class Subset(Sequence):
 
 @dataclasses.dataclass
 class TrainingOutcome:
+    """A fitted detector, its threshold, and the scores the threshold was calibrated on.
+
+    ``holdout_indices`` / ``holdout_scores``: the normals that calibrated the threshold,
+    each scored by a model that never saw it. With cross-fitting they are every normal image
+    (and so are ``fit_indices``: the returned model learnt from all of them).
+    """
+
     detector: Detector
     threshold: float
     fit_indices: list[int]
@@ -59,6 +71,59 @@ def split_indices(n: int, holdout_fraction: float, seed: int) -> tuple[list[int]
     if holdout_fraction > 0 and n >= 2:
         n_holdout = min(max(n_holdout, 1), n - 1)
     return sorted(order[n_holdout:].tolist()), sorted(order[:n_holdout].tolist())
+
+
+def fold_indices(n: int, folds: int, seed: int) -> list[list[int]]:
+    """``folds`` seeded, disjoint, near-equal folds covering ``range(n)`` (fewer if n is small)."""
+    if not isinstance(folds, int) or folds < 2:
+        raise DetectorError("cross-fitting needs at least 2 folds")
+    if n < 2:
+        raise DetectorError(f"cross-fitting needs at least 2 normal images; got {n}")
+    order = np.random.default_rng(seed).permutation(n)
+    return [sorted(order[k :: min(folds, n)].tolist()) for k in range(min(folds, n))]
+
+
+def crossfit_scores(
+    kind: str,
+    params: Mapping[str, Any] | None,
+    images: Sequence[np.ndarray],
+    folds: list[list[int]],
+    *,
+    labels: Sequence[str] | None = None,
+    boxes: Sequence[Sequence[LabelledBox]] | None = None,
+    keep_heatmaps: bool = False,
+    progress: ProgressCallback | None = None,
+) -> tuple[np.ndarray, list[np.ndarray] | None]:
+    """Out-of-fold scores: each image scored by a fresh model fitted on the other folds.
+
+    So every normal image calibrates the threshold, and none is ever scored by a model that
+    saw it (the scores stay exchangeable with a new image's). Heatmaps come back in image
+    order, or None if the kind makes none.
+    """
+    scores = np.zeros(len(images), np.float64)
+    heatmaps: list[np.ndarray | None] | None = [None] * len(images) if keep_heatmaps else None
+    for number, held in enumerate(folds):
+        held_set = set(held)
+        fit_idx = [i for i in range(len(images)) if i not in held_set]
+        detector = create_detector(kind, params)
+        detector.fit(
+            Subset(images, fit_idx),
+            labels=[labels[i] for i in fit_idx] if labels is not None else None,
+            boxes=[boxes[i] for i in fit_idx] if boxes is not None else None,
+            progress=scaled_progress(
+                progress, number / len(folds), (number + 1) / len(folds), f"fold {number + 1}: "
+            ),
+        )
+        fold_scores, fold_maps = score_in_chunks(
+            detector, Subset(images, held), keep_heatmaps=heatmaps is not None
+        )
+        scores[held] = fold_scores
+        if heatmaps is not None and fold_maps is None:
+            heatmaps = None
+        elif heatmaps is not None:
+            for index, heatmap in zip(held, fold_maps, strict=True):  # type: ignore[arg-type]
+                heatmaps[index] = heatmap
+    return scores, heatmaps  # type: ignore[return-value]
 
 
 #: Heatmaps and masks are compared at most this many pixels on the long side.
@@ -148,6 +213,17 @@ def _object_metrics(
     )
 
 
+def resolve_calibration(calibration: str, detector: Detector, n_normal: int) -> str:
+    """``crossfit`` or ``holdout``: what ``auto`` means for this kind and site size."""
+    if calibration not in CALIBRATIONS:
+        raise DetectorError(f"calibration must be one of {', '.join(CALIBRATIONS)}")
+    if calibration == "auto":
+        calibration = "crossfit" if detector.crossfit else "holdout"
+    if calibration == "crossfit" and n_normal < 2:
+        raise DetectorError(f"cross-fitting needs at least 2 normal images; got {n_normal}")
+    return calibration
+
+
 def choose_threshold(
     method: str,
     holdout_scores: np.ndarray,
@@ -158,13 +234,15 @@ def choose_threshold(
 ) -> tuple[float, str]:
     """(threshold, method used): ``f1`` falls back to ``fpr`` while no anomaly is known.
 
-    ``fpr`` is calibrated on the held-out normals only; ``f1`` may also use other scores
-    known to be normal (a video's normal frames beside its events).
+    ``fpr`` is the conformal threshold (:func:`detection.calibration.conformal_threshold`):
+    the strictest one when there are too few normals to keep ``target_fpr``. It uses the
+    calibration normals only; ``f1`` may also use other scores known to be normal (a
+    video's normal frames beside its events).
     """
     if method == "f1" and anomaly_scores.size == 0:
         method = "fpr"
     if method == "fpr":
-        return threshold_for_fpr(holdout_scores, target_fpr), method
+        return conformal_threshold(holdout_scores, target_fpr)[0], method
     if method == "f1":
         return f1_optimal_threshold(f1_normal_scores, anomaly_scores), method
     return float(fixed_threshold), method  # type: ignore[arg-type]
@@ -181,13 +259,21 @@ def fit_and_calibrate(
     anomaly_boxes: Sequence[Sequence[LabelledBox]] | None = None,
     anomaly_masks: Sequence[np.ndarray | None] | None = None,
     holdout_fraction: float = 0.2,
+    calibration: str = "auto",
+    folds: int = DEFAULT_FOLDS,
     target_fpr: float = 0.01,
     threshold_method: str = "fpr",
     fixed_threshold: float | None = None,
     seed: int = 0,
     progress: ProgressCallback | None = None,
 ) -> TrainingOutcome:
-    """Fit ``kind`` on most normal images, score the rest and the known anomalies.
+    """Fit ``kind`` on the normal images and calibrate on normal images it never saw.
+
+    ``calibration`` (:data:`CALIBRATIONS`): with ``crossfit`` every normal image gets an
+    out-of-fold score (``folds`` models, :func:`crossfit_scores`) and the returned model is
+    fitted on all of them, so ``holdout_indices`` are every image; with ``holdout`` a
+    ``holdout_fraction`` is kept aside and the model never sees it. The metrics say what
+    the threshold promises (:func:`detection.calibration.calibration_report`).
 
     Threshold methods: ``fpr`` bounds the share of held-out normal images flagged by
     ``target_fpr``; ``f1`` maximises F1 on held-out normals plus confirmed anomalies (it
@@ -208,8 +294,11 @@ def fit_and_calibrate(
     if threshold_method == "fixed" and fixed_threshold is None:
         raise DetectorError("threshold_method 'fixed' needs a fixed_threshold")
     detector = create_detector(kind, params)
-    started = time.perf_counter()
-    fit_idx, holdout_idx = split_indices(len(normal_images), holdout_fraction, seed)
+    calibration = resolve_calibration(calibration, detector, len(normal_images))
+    if calibration == "crossfit":
+        fit_idx = holdout_idx = list(range(len(normal_images)))
+    else:
+        fit_idx, holdout_idx = split_indices(len(normal_images), holdout_fraction, seed)
     if not holdout_idx and threshold_method != "fixed":
         raise DetectorError("calibration needs held-out normal images; raise holdout_fraction")
     if labels is not None and len(labels) != len(normal_images):
@@ -222,19 +311,53 @@ def fit_and_calibrate(
             f"got box lists for {len(anomaly_boxes)} of {len(anomalous_images)} anomalous images"
         )
     fit_boxes = [boxes[i] for i in fit_idx] if boxes is not None and detector.needs_boxes else None
-    detector.fit(
-        Subset(normal_images, fit_idx),
-        labels=fit_labels,
-        boxes=fit_boxes,
-        progress=scaled_progress(progress, 0, 0.8),
-    )
-    train_seconds = time.perf_counter() - started
-    report = scaled_progress(progress, 0.8, 1.0)
-    report(0.0, "scoring held-out images")
     want_maps = anomaly_masks is not None and any(m is not None for m in anomaly_masks)
-    holdout_scores, holdout_maps = score_in_chunks(
-        detector, Subset(normal_images, holdout_idx), keep_heatmaps=want_maps
-    )
+    started = time.perf_counter()
+    fit_progress = scaled_progress(progress, 0, 0.8)
+    if calibration == "crossfit":
+        fold_sets = fold_indices(len(normal_images), folds, seed)
+        fit_progress = scaled_progress(progress, 0, 0.9)
+        # kinds that can cross-fit in one pass (and are then fitted on all) do it themselves
+        one_pass = getattr(detector, "fit_out_of_fold", None)
+        done = one_pass and one_pass(
+            normal_images,
+            fold_sets,
+            on_heatmap=(lambda h: shrink(np.asarray(h, np.float32), PIXEL_SIDE))
+            if want_maps
+            else None,
+            progress=fit_progress,
+        )
+        if done:
+            holdout_scores, holdout_maps = done
+        else:
+            share = len(fold_sets) / (len(fold_sets) + 1)
+            holdout_scores, holdout_maps = crossfit_scores(
+                kind,
+                params,
+                normal_images,
+                fold_sets,
+                labels=fit_labels,
+                boxes=fit_boxes,
+                keep_heatmaps=want_maps,
+                progress=scaled_progress(progress, 0, 0.9 * share),
+            )
+            fit_progress = scaled_progress(progress, 0.9 * share, 0.9)
+    if not detector.is_fitted:
+        detector.fit(
+            Subset(normal_images, fit_idx),
+            labels=fit_labels,
+            boxes=fit_boxes,
+            progress=fit_progress,
+        )
+    # with cross-fitting this includes the fold models: what a site waits for
+    train_seconds = time.perf_counter() - started
+    report = scaled_progress(progress, 0.9 if calibration == "crossfit" else 0.8, 1.0)
+    if calibration == "holdout":
+        report(0.0, "scoring held-out images")
+        holdout_scores, holdout_maps = score_in_chunks(
+            detector, Subset(normal_images, holdout_idx), keep_heatmaps=want_maps
+        )
+    report(0.5, "scoring confirmed anomalies")
     anomaly_scores, anomaly_maps = score_in_chunks(
         detector, anomalous_images, keep_heatmaps=want_maps
     )
@@ -253,7 +376,9 @@ def fit_and_calibrate(
     metrics = evaluate(scores, truth, threshold)
     metrics.update(
         n_fit=len(fit_idx),
-        n_holdout=len(holdout_idx),
+        n_holdout=0 if calibration == "crossfit" else len(holdout_idx),
+        calibration=calibration,
+        folds=len(fold_sets) if calibration == "crossfit" else None,
         threshold_method=used_method,
         requested_threshold_method=threshold_method,
         target_fpr=target_fpr,
@@ -261,8 +386,18 @@ def fit_and_calibrate(
         holdout_score_mean=float(holdout_scores.mean()) if holdout_scores.size else None,
         holdout_score_max=float(holdout_scores.max()) if holdout_scores.size else None,
     )
+    if holdout_scores.size:
+        metrics.update(
+            calibration_report(
+                holdout_scores,
+                anomaly_scores,
+                threshold,
+                target_fpr,
+                normals_per_calibration_score=len(normal_images) / len(holdout_idx),
+            )
+        )
     predict = getattr(detector, "predict", None)
-    if labels is not None and callable(predict) and holdout_idx:
+    if labels is not None and callable(predict) and calibration == "holdout" and holdout_idx:
         # open-set classifiers: how often the held-out normals get their own class
         predicted = predict(Subset(normal_images, holdout_idx))
         truth_labels = [str(labels[i]).strip() for i in holdout_idx]
@@ -472,6 +607,8 @@ def fit_and_calibrate_clips(
         holdout_score_max=float(holdout_scores.max()) if holdout_scores.size else None,
         pixel_auroc=None,
     )
+    if holdout_scores.size:
+        metrics.update(calibration_report(holdout_scores, anomaly_scores, threshold, target_fpr))
     report(1.0, "calibrated")
     return TrainingOutcome(
         detector=detector,

@@ -22,7 +22,7 @@ torch is imported lazily so that listing kinds or using the histogram kind stays
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
@@ -135,6 +135,7 @@ class DeepKnnDetector(Detector):
 
     kind = "deep_knn"
     params_class = DeepKnnParams
+    crossfit = True
     params: DeepKnnParams
     uses_gpu = True
 
@@ -145,6 +146,8 @@ class DeepKnnDetector(Detector):
     #: share, so fitting thousands of photos stays within a worker's memory (the benchmark's
     #: 267 tiles give 0.35 M at 288 px).
     max_pool_patches = 1_000_000
+    #: Bytes of patch maps :meth:`fit_out_of_fold` may hold (all images, every size).
+    crossfit_memory = 3 << 30
 
     def __init__(self, params: Params | dict[str, Any] | None = None) -> None:
         super().__init__(params)
@@ -250,6 +253,42 @@ class DeepKnnDetector(Detector):
             total = cv2.GaussianBlur(total, (0, 0), sigmaX=float(self.params.blur_sigma))
         return total.astype(np.float32, copy=False)
 
+    def _rows(self, patch_map: torch.Tensor, per_image: int, generator: Any) -> torch.Tensor:
+        """A patch map's descriptors as rows: a random ``per_image`` of them at most."""
+        import torch
+
+        rows = patch_map.flatten(1).T
+        if len(rows) > per_image:
+            keep = torch.randperm(len(rows), generator=generator)
+            rows = rows[keep[:per_image].to(rows.device)]
+        return rows
+
+    def _build_banks(self, pools: list[list[torch.Tensor]], progress: ProgressCallback) -> None:
+        """One memory bank per image size from its pooled rows (emptied as each is used)."""
+        import torch
+
+        sizes = self.params.image_sizes
+        self.memory_banks, self.normalisers, self._bank_cache = [], [], {}
+        for scale, image_size in enumerate(sizes):
+            patches = torch.cat(pools[scale])
+            pools[scale] = []  # free the pool as soon as its bank is chosen
+            span = (scale / len(sizes), (scale + 1) / len(sizes))
+            self._add_bank(patches, scaled_progress(progress, *span, f"{image_size} px: "))
+        self.is_fitted = True
+
+    def _score_maps(
+        self, per_size: list[list[torch.Tensor]], shapes: Sequence[tuple[int, int]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Scores and heatmaps of images given as their patch maps at every size."""
+        grids = [self.patch_distances(maps, scale) for scale, maps in enumerate(per_size)]
+        scores = np.zeros(len(shapes), dtype=np.float64)
+        heatmaps = []
+        for offset, shape in enumerate(shapes):
+            maps = [by_size[offset] for by_size in grids]
+            scores[offset] = sum(self.image_score(grid) for grid in maps)
+            heatmaps.append(self.heatmap(maps, shape))
+        return scores, heatmaps
+
     # -- the interface ----------------------------------------------------------------
     def fit(
         self,
@@ -259,8 +298,6 @@ class DeepKnnDetector(Detector):
         boxes: Sequence[Sequence[LabelledBox]] | None = None,
         progress: ProgressCallback | None = None,
     ) -> Self:
-        import torch
-
         from detection.device import seeded_generator
 
         total = len(images)
@@ -271,29 +308,81 @@ class DeepKnnDetector(Detector):
         # Each batch is read (decoded) once and run through the backbone at every size.
         per_image = -(-self.max_pool_patches // total)  # ceiling
         generators = [seeded_generator(self.params.seed) for _ in sizes]
-        chunks: list[list[torch.Tensor]] = [[] for _ in sizes]
+        pools: list[list[torch.Tensor]] = [[] for _ in sizes]
         for start, batch in self._batches(images):
             for scale, image_size in enumerate(sizes):
                 for patch_map in self.features(batch, image_size):
-                    rows = patch_map.flatten(1).T
-                    if len(rows) > per_image:  # a random share of each image's patches
-                        keep = torch.randperm(len(rows), generator=generators[scale])
-                        rows = rows[keep[:per_image].to(rows.device)]
-                    chunks[scale].append(rows)
+                    pools[scale].append(self._rows(patch_map, per_image, generators[scale]))
             if progress:
                 done = start + len(batch)
                 progress(0.5 * done / total, f"features {done}/{total}")
-        self.memory_banks, self.normalisers, self._bank_cache = [], [], {}
-        for scale, image_size in enumerate(sizes):
-            patches = torch.cat(chunks[scale])
-            chunks[scale] = []  # free the pool as soon as its bank is chosen
-            span = (0.5 + 0.5 * scale / len(sizes), 0.5 + 0.5 * (scale + 1) / len(sizes))
-            self._add_bank(patches, scaled_progress(progress, *span, f"{image_size} px: "))
-        self.is_fitted = True
+        self._build_banks(pools, scaled_progress(progress, 0.5, 1.0))
         if progress:
             banks = " + ".join(str(len(bank)) for bank in self.memory_banks)
             progress(1.0, f"fitted: memory bank of {banks} patches")
         return self
+
+    def fit_out_of_fold(
+        self,
+        images: Sequence[np.ndarray],
+        folds: Sequence[Sequence[int]],
+        *,
+        on_heatmap: Callable[[np.ndarray], np.ndarray] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> tuple[np.ndarray, list[np.ndarray] | None] | None:
+        """Out-of-fold scores of ``images`` from one backbone pass, then fit on all of them.
+
+        Cross-fitting by refitting would run every image through the backbone k + 1 times;
+        the folds only differ in which patches make the banks, so the patch maps are kept
+        and each fold builds its banks from them. Returns None (nothing done) when those
+        maps would exceed :attr:`crossfit_memory`: the caller then refits per fold.
+        ``on_heatmap`` receives each heatmap (e.g. to shrink it) and its result is kept.
+        """
+        from detection.device import seeded_generator
+
+        total = len(images)
+        sizes = self.params.image_sizes
+        maps: list[list[torch.Tensor]] = [[] for _ in sizes]
+        shapes: list[tuple[int, int]] = []
+        for start, batch in self._batches(images):
+            shapes.extend(image.shape[:2] for image in batch)
+            for scale, image_size in enumerate(sizes):
+                maps[scale].extend(m.cpu() for m in self.features(batch, image_size))
+            if start == 0:
+                bytes_each = sum(m[-1].numel() * m[-1].element_size() for m in maps)
+                if bytes_each * total > self.crossfit_memory:
+                    return None
+            if progress:
+                progress(0.4 * len(shapes) / total, f"features {len(shapes)}/{total}")
+        scores = np.zeros(total, dtype=np.float64)
+        heatmaps: list[np.ndarray | None] | None = [None] * total if on_heatmap else None
+        steps = len(folds) + 1
+        for number, held in enumerate([*folds, []]):
+            held_set = set(held)
+            fitted = [i for i in range(total) if i not in held_set]
+            per_image = -(-self.max_pool_patches // len(fitted))
+            generators = [seeded_generator(self.params.seed) for _ in sizes]
+            pools = [
+                [self._rows(maps[scale][i], per_image, generators[scale]) for i in fitted]
+                for scale in range(len(sizes))
+            ]
+            step = 0.4 + 0.6 * number / steps, 0.4 + 0.6 * (number + 1) / steps
+            name = f"fold {number + 1}: " if held else "all images: "
+            self._build_banks(pools, scaled_progress(progress, *step, name))
+            for chunk in range(0, len(held), self.params.batch_size):
+                ids = list(held[chunk : chunk + self.params.batch_size])
+                fold_scores, fold_maps = self._score_maps(
+                    [[maps[scale][i] for i in ids] for scale in range(len(sizes))],
+                    [shapes[i] for i in ids],
+                )
+                scores[ids] = fold_scores
+                if heatmaps is not None and on_heatmap is not None:
+                    for i, heatmap in zip(ids, fold_maps, strict=True):
+                        heatmaps[i] = on_heatmap(heatmap)
+        if progress:
+            banks = " + ".join(str(len(bank)) for bank in self.memory_banks)
+            progress(1.0, f"fitted: memory bank of {banks} patches")
+        return scores, heatmaps  # type: ignore[return-value]
 
     def _add_bank(self, patches: torch.Tensor, progress: ProgressCallback) -> None:
         """One size's memory bank (coreset of its training patches) and its normaliser."""
@@ -320,17 +409,15 @@ class DeepKnnDetector(Detector):
 
     def score(self, images: Sequence[np.ndarray]) -> ScoreResult:
         self._require_fitted()
-        scores = np.zeros(len(images), dtype=np.float64)
-        heatmaps: list[np.ndarray] = []
-        for start, batch in self._batches(images):
-            per_size = [
-                self.patch_distances(self.features(batch, image_size), scale)
-                for scale, image_size in enumerate(self.params.image_sizes)
-            ]
-            for offset, image in enumerate(batch):
-                maps = [grids[offset] for grids in per_size]
-                scores[start + offset] = sum(self.image_score(grid) for grid in maps)
-                heatmaps.append(self.heatmap(maps, image.shape[:2]))
+        scores, heatmaps = np.zeros(0, dtype=np.float64), []
+        parts = []
+        for _, batch in self._batches(images):
+            per_size = [self.features(batch, size) for size in self.params.image_sizes]
+            batch_scores, batch_maps = self._score_maps(per_size, [i.shape[:2] for i in batch])
+            parts.append(batch_scores)
+            heatmaps.extend(batch_maps)
+        if parts:
+            scores = np.concatenate(parts)
         return ScoreResult(scores=scores, heatmaps=heatmaps)
 
     def _dump(self, state_dir: Path) -> None:

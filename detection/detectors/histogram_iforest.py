@@ -139,6 +139,7 @@ class HistogramIForestDetector(Detector):
 
     kind = "histogram_iforest"
     params_class = HistogramParams
+    crossfit = True
     params: HistogramParams
 
     def __init__(self, params: Params | dict[str, Any] | None = None) -> None:

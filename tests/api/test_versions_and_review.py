@@ -94,7 +94,16 @@ def test_training_calibrates_stores_and_activates_first_version(trained, api):
     manifest = api("viewer").get(f"/api/versions/{version['id']}/manifest/").json()
     assert len(manifest["fit"]) + len(manifest["holdout"]) == 30
     evaluation = api("viewer").get(f"/api/versions/{version['id']}/evaluation/").json()
-    assert [asset for asset, _ in evaluation["holdout"]] == manifest["holdout"]
+    # histogram_iforest cross-fits: every normal calibrated out of fold, none held back
+    assert manifest["holdout"] == [] and version["metrics"]["calibration"] == "crossfit"
+    assert sorted(asset for asset, _ in evaluation["holdout"]) == sorted(manifest["fit"])
+    calibration = version["calibration"]
+    # 30 normals cannot promise the default 1 % (99 needed): said plainly, with the gap
+    assert calibration["n_calibration"] == 30 and calibration["method"] == "crossfit"
+    assert calibration["guaranteed_fpr"] == pytest.approx(1 / 31)
+    assert calibration["expected_false_alarms_per_100"] == pytest.approx(3.23)
+    assert calibration["target_fpr_kept"] is False and calibration["more_normals_needed"] == 69
+    assert "Add 69 more normal images" in calibration["message"]
     assert api("outsider").get(f"/api/versions/{version['id']}/evaluation/").status_code == 404
     assert DetectorVersion.objects.get(pk=version["id"]).artefact.name.endswith(".zip")
 

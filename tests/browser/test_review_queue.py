@@ -256,7 +256,19 @@ def test_version_report_and_activation(page, live_server, transactional_db):  # 
         number=2,
         threshold=0.61,
         params={"bins": [8, 8, 8], "estimator": "isolation_forest"},
-        metrics={"auroc": 0.9321, "n_fit": 40, "fpr": {"holdout": 0.0125}},
+        metrics={
+            "auroc": 0.9321,
+            "n_fit": 40,
+            "fpr": {"holdout": 0.0125},
+            # what 40 cross-fitted normals promise: not the 1 % asked for
+            "calibration": "crossfit",
+            "n_calibration": 40,
+            "threshold_method": "fpr",
+            "target_fpr": 0.01,
+            "guaranteed_fpr": 1 / 41,
+            "target_fpr_kept": False,
+            "more_normals_needed": 59,
+        },
         manifest={"fit": [], "holdout": [], "anomalies": []},
         evaluation={
             "holdout": [[1, 0.31], [2, 0.45], [3, 0.52], [4, 0.58]],
@@ -277,6 +289,11 @@ def test_version_report_and_activation(page, live_server, transactional_db):  # 
     expect(page.locator("#metrics-table")).to_contain_text("0.9321")
     expect(page.locator("#metrics-table")).to_contain_text("fpr.holdout")
     expect(page.locator("#params-table")).to_contain_text("isolation_forest")
+    promise = page.locator("#version-calibration")
+    expect(promise).to_be_visible()
+    expect(promise).to_have_class("callout callout-warning")
+    expect(promise).to_contain_text("at most 2.4 per 100 normal images")
+    expect(promise).to_contain_text("Add 59 more normal images and train again.")
     screenshot(page, "version-detail")
     page.get_by_role("button", name="Activate version 2").click()
     page.wait_for_url(f"{live_server.url}/sites/line/")

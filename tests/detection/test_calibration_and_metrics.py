@@ -108,3 +108,17 @@ def test_conformal_threshold_says_when_the_site_has_too_few_normals() -> None:
     threshold, promise, kept = conformal_threshold([0.3, 0.1, 0.9, 0.5], 0.01)
     assert threshold == 0.9 and not kept
     assert promise == pytest.approx(1 / 5)
+
+
+def test_any_threshold_has_a_promise_and_recall_an_exact_interval() -> None:
+    from detection.calibration import promised_fpr, recall_interval
+
+    scores = np.arange(1.0, 20.0)  # 19 calibration scores: 20 slots
+    assert promised_fpr(scores, 19.0) == pytest.approx(1 / 20)
+    assert promised_fpr(scores, 17.5) == pytest.approx(3 / 20)
+    assert promised_fpr(scores, 0.0) == 1.0
+    low, high = recall_interval(4, 5)
+    assert low == pytest.approx(0.2836, abs=1e-4) and high == pytest.approx(0.9949, abs=1e-4)
+    assert recall_interval(0, 3)[0] == 0.0 and recall_interval(3, 3)[1] == 1.0
+    with pytest.raises(DetectorError):
+        recall_interval(1, 0)

@@ -40,7 +40,14 @@ def test_train_then_score_flags_the_odd_image(tmp_path: Path) -> None:
     )
     assert trained.returncode == 0, trained.stderr
     summary = json.loads(trained.stdout)
-    assert summary["n_fit"] == 16 and summary["n_holdout"] == 4
+    # cross-fitted: fitted on all 20, each calibrated out of fold; 1/21 is all 20 can promise
+    assert (summary["n_fit"], summary["n_holdout"], summary["n_calibration"]) == (20, 0, 20)
+    sidecar = json.loads(model.with_name("model.zip.json").read_text())
+    assert sidecar["guaranteed_fpr"] == summary["guaranteed_fpr"] == 1 / 21
+    held = tmp_path / "held.zip"
+    split = _cli("train", "--data", str(normal), "--calibration", "holdout", "--out", str(held))
+    assert split.returncode == 0, split.stderr
+    assert json.loads(split.stdout)["n_holdout"] == 4
 
     scored = _cli("score", "--model", str(model), str(odd), str(fresh))
     assert scored.returncode == 0, scored.stderr

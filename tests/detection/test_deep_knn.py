@@ -266,3 +266,30 @@ def test_coreset_stays_distinct_among_duplicates_and_covers_clusters() -> None:
     assert sorted((first // 20).tolist()) == [0, 1, 2, 3, 4]  # one point per cluster
     many = greedy_coreset(points, 30, seed=0)
     assert len(set(many.tolist())) == 30
+
+
+def test_one_pass_cross_fitting_matches_refitting_every_fold() -> None:
+    """The backbone runs once; the folds' banks and scores are what refitting would give."""
+    from detection.training import crossfit_scores, fold_indices
+
+    images = NORMAL + [green_texture(200 + i, SIZE + 16) for i in range(3)]  # mixed sizes
+    folds = fold_indices(len(images), 4, seed=0)
+    detector = DeepKnnDetector({**PARAMS, "image_size": [48, SIZE]})
+    scores, heatmaps = detector.fit_out_of_fold(images, folds, on_heatmap=lambda h: h[::2, ::2])
+    refit, refit_maps = crossfit_scores(
+        "deep_knn", {**PARAMS, "image_size": [48, SIZE]}, images, folds, keep_heatmaps=True
+    )
+    np.testing.assert_allclose(scores, refit, rtol=1e-4, atol=1e-6)
+    assert heatmaps[0].shape == tuple(-(-d // 2) for d in refit_maps[0].shape)
+    # and it is left fitted on every image, as a plain fit would be
+    plain = DeepKnnDetector({**PARAMS, "image_size": [48, SIZE]}).fit(images)
+    np.testing.assert_allclose(
+        detector.score(ODD).scores, plain.score(ODD).scores, rtol=1e-4, atol=1e-6
+    )
+
+
+def test_one_pass_cross_fitting_declines_beyond_its_memory_budget() -> None:
+    detector = DeepKnnDetector(PARAMS)
+    detector.crossfit_memory = 1024  # bytes: less than one image's patch maps
+    assert detector.fit_out_of_fold(NORMAL, [[0, 1], list(range(2, 14))]) is None
+    assert not detector.is_fitted

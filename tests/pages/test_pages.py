@@ -205,6 +205,42 @@ def test_upload_with_nothing_valid_shows_the_reasons(client, users):
 # --- versions -----------------------------------------------------------------------
 
 
+def _calibrated(n: int, promised: float, kept: bool, more: int, **extra) -> dict:  # type: ignore[type-arg]
+    return {
+        "calibration": "crossfit",
+        "n_calibration": n,
+        "n_fit": n,
+        "n_holdout": 0,
+        "threshold_method": "fpr",
+        "target_fpr": 0.01,
+        "guaranteed_fpr": promised,
+        "expected_false_alarms_per_100": round(100 * promised, 2),
+        "target_fpr_kept": kept,
+        "more_normals_needed": more,
+        **extra,
+    }
+
+
+def test_version_page_states_the_false_alarm_promise_and_warns_a_small_site(client, users, site):
+    login(client, users["viewer"])
+    small = make_version(site, metrics=_calibrated(30, 1 / 31, False, 69))
+    page = client.get(f"/versions/{small.pk}/").content.decode()
+    assert 'id="version-calibration" class="callout callout-warning"' in page
+    assert 'at most <span data-field="false-alarms">3.2</span> per 100 normal images' in page
+    assert "too few normal images" in page and "Add 69 more normal images" in page
+    big = make_version(
+        site,
+        metrics=_calibrated(
+            400, 0.00998, True, 0, n_anomalous=5, recall_found=4, recall_low=0.28, recall_high=0.99
+        ),
+    )
+    page = client.get(f"/versions/{big.pk}/").content.decode()
+    assert 'id="version-calibration" class="callout"' in page and "too few" not in page
+    assert "finds 4 of the 5 confirmed anomalies: between 28 % and 99 %" in page
+    old = make_version(site)  # trained before the promise was recorded: no claim made
+    assert 'id="version-calibration"' not in client.get(f"/versions/{old.pk}/").content.decode()
+
+
 def test_version_page_renders_metrics_params_and_manifest(client, users, flagged):
     version, assets = flagged
     DetectorVersion.objects.filter(pk=version.pk).update(

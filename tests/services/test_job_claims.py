@@ -27,10 +27,10 @@ def test_training_runs_once_even_if_delivered_twice(queued_version):
     queued_version.refresh_from_db()
     artefact, finished = queued_version.artefact.name, queued_version.finished_at
     assert queued_version.status == JobStatus.SUCCEEDED
-    holdout = queued_version.evaluation["holdout"]
-    assert [asset_id for asset_id, _ in holdout] == queued_version.manifest["holdout"]
-    assert len(holdout) == queued_version.metrics["n_holdout"] == 2
-    assert all(score <= queued_version.threshold for _, score in holdout)  # 1 % target FPR
+    calibration = queued_version.evaluation["holdout"]  # out of fold: every normal
+    assert sorted(asset_id for asset_id, _ in calibration) == queued_version.manifest["fit"]
+    assert len(calibration) == queued_version.metrics["n_calibration"] == 12
+    assert all(score <= queued_version.threshold for _, score in calibration)  # 1 % target
     services.run_training(version_id=queued_version.pk)
     queued_version.refresh_from_db()
     assert (queued_version.artefact.name, queued_version.finished_at) == (artefact, finished)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from typing import Any
+
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,10 +16,32 @@ from webapp.sites.access import access_site, access_site_object
 from webapp.sites.roles import Capability
 
 
+class RecallOutput(serializers.Serializer):
+    found = serializers.IntegerField()
+    total = serializers.IntegerField()
+    low = serializers.FloatField(help_text="95 % Clopper-Pearson interval, lower end")
+    high = serializers.FloatField()
+
+
+class CalibrationOutput(serializers.Serializer):
+    """What the threshold promises; null before training finished (or for old versions)."""
+
+    method = serializers.ChoiceField(choices=["crossfit", "holdout"])
+    n_calibration = serializers.IntegerField()
+    target_fpr = serializers.FloatField(allow_null=True)
+    guaranteed_fpr = serializers.FloatField()
+    expected_false_alarms_per_100 = serializers.FloatField()
+    target_fpr_kept = serializers.BooleanField()
+    more_normals_needed = serializers.IntegerField()
+    recall = RecallOutput(allow_null=True)
+    message = serializers.CharField()
+
+
 class VersionOutput(serializers.ModelSerializer):
     site = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     is_active = serializers.BooleanField(read_only=True)
     manifest_counts = serializers.SerializerMethodField()
+    calibration = serializers.SerializerMethodField()
 
     class Meta:
         model = DetectorVersion
@@ -34,6 +58,7 @@ class VersionOutput(serializers.ModelSerializer):
             "threshold_method",
             "target_fpr",
             "metrics",
+            "calibration",
             "error",
             "is_active",
             "manifest_counts",
@@ -44,6 +69,10 @@ class VersionOutput(serializers.ModelSerializer):
 
     def get_manifest_counts(self, version: DetectorVersion) -> dict[str, int]:
         return {key: len(ids) for key, ids in (version.manifest or {}).items()}
+
+    @extend_schema_field(CalibrationOutput(allow_null=True))
+    def get_calibration(self, version: DetectorVersion) -> dict[str, Any] | None:
+        return selectors.calibration_summary(version)
 
 
 class VersionListCreateView(generics.ListAPIView):

@@ -12,8 +12,8 @@ __all__ = ["DetectorVersion", "JobStatus", "ScoringChunk", "ScoringJob", "Thresh
 
 
 class ThresholdMethod(models.TextChoices):
-    FPR = "fpr", "Target false-positive rate on held-out normals"
-    F1 = "f1", "F1-optimal on held-out normals and confirmed anomalies"
+    FPR = "fpr", "Target false-alarm rate, guaranteed on unseen normals"
+    F1 = "f1", "F1-optimal on calibration normals and confirmed anomalies"
     FIXED = "fixed", "Fixed by the admin"
 
 
@@ -42,10 +42,12 @@ class DetectorVersion(models.Model):
 
     artefact = models.FileField(upload_to=artefact_path, max_length=300, blank=True)
     threshold = models.FloatField(null=True, blank=True)
-    #: {"fit": [asset ids], "holdout": [...], "anomalies": [...]}: what it learnt from.
+    #: {"fit": [asset ids], "holdout": [...], "anomalies": [...]}: what it learnt from;
+    #: "holdout" are normals it never saw (empty when calibrated by cross-fitting).
     manifest = models.JSONField(default=dict, blank=True)
     metrics = models.JSONField(default=dict, blank=True)
-    #: {"holdout": [[asset id, score], ...], "anomalies": [...]}: for plots and reviews.
+    #: {"holdout": [[asset id, score], ...], "anomalies": [...]}: for plots and reviews;
+    #: "holdout" holds every calibration normal, scored by a model that never saw it.
     evaluation = models.JSONField(default=dict, blank=True)
 
     created_by = models.ForeignKey(

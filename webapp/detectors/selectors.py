@@ -101,3 +101,55 @@ class Normaliser:
             normal, _ = evaluation_scores(version)
             self._sorted[version.pk] = np.sort(np.asarray(normal, dtype=np.float64))
         return normalised_score(score, self._sorted[version.pk])
+
+
+def calibration_summary(version: DetectorVersion) -> dict[str, Any] | None:
+    """What the version's threshold promises a site, in numbers and in one plain sentence.
+
+    None for versions trained before the promise was recorded, or not trained yet.
+    """
+    metrics = version.metrics or {}
+    promised = metrics.get("guaranteed_fpr")
+    if promised is None:
+        return None
+    n = int(metrics.get("n_calibration") or 0)
+    per_100 = 100 * float(promised)
+    method = metrics.get("calibration") or "holdout"
+    checked = "each checked by a model that never saw it" if method == "crossfit" else "held out"
+    target = metrics.get("target_fpr")
+    kept = bool(metrics.get("target_fpr_kept"))
+    more = int(metrics.get("more_normals_needed") or 0)
+    sentence = (
+        f"At most {per_100:.1f} false alarms are expected per 100 normal images "
+        f"(calibrated on {n} normal images, {checked})."
+    )
+    if metrics.get("threshold_method") == "fpr" and target is not None and not kept:
+        sentence += (
+            f" That is more than the {100 * float(target):g} per 100 asked for: this site has "
+            f"too few normal images to promise it. Add {more} more normal images and train again."
+        )
+    recall = None
+    total = int(metrics.get("n_anomalous") or 0)
+    if total and metrics.get("recall_found") is not None:
+        recall = {
+            "found": int(metrics["recall_found"]),
+            "total": total,
+            "low": float(metrics["recall_low"]),
+            "high": float(metrics["recall_high"]),
+        }
+        sentence += (
+            f" It finds {recall['found']} of the {total} confirmed anomalies: between "
+            f"{100 * recall['low']:.0f} % and {100 * recall['high']:.0f} % of such anomalies "
+            "(95 % confidence)."
+        )
+    return {
+        "method": method,
+        "n_calibration": n,
+        "target_fpr": target,
+        "guaranteed_fpr": float(promised),
+        "expected_false_alarms_per_100": round(per_100, 2),
+        "target_fpr_kept": kept,
+        "more_normals_needed": more,
+        "recall": recall,
+        "message": sentence,
+    }

@@ -242,9 +242,11 @@ def _train_claimed(version_id: int) -> None:
                 for asset, score in zip(anomalies, outcome.anomaly_scores, strict=True)
             ],
         }
+        fitted = set(outcome.fit_indices)
         manifest = {
             "fit": [normal[i].pk for i in outcome.fit_indices],
-            "holdout": [normal[i].pk for i in outcome.holdout_indices],
+            # normals the model never saw (none when every one calibrated out of fold)
+            "holdout": [normal[i].pk for i in sorted(set(outcome.holdout_indices) - fitted)],
             "anomalies": [a.pk for a in anomalies],
         }
         with tempfile.TemporaryDirectory() as tmp:

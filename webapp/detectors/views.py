@@ -28,7 +28,12 @@ MANIFEST_PREVIEW = 120
 
 MANIFEST_GROUPS = (
     ("fit", "Fitted on", "Known-normal images the detector learnt from."),
-    ("holdout", "Held out", "Known-normal images kept aside to calibrate the threshold."),
+    (
+        "holdout",
+        "Held out",
+        "Known-normal images kept aside to calibrate the threshold (none when every normal "
+        "image calibrated it out of fold, by a model trained without it).",
+    ),
     ("anomalies", "Confirmed anomalies", "Reviewed anomalies used for calibration and metrics."),
 )
 
@@ -143,6 +148,7 @@ def version_detail(request: HttpRequest, version_id: int) -> HttpResponse:
         "can_manage": can(request.user, site, Capability.MANAGE),
         "preview_limit": MANIFEST_PREVIEW,
         "evaluation": _evaluation_context(version),
+        "calibration": selectors.calibration_summary(version),
     }
     return render(request, "detectors/version_detail.html", context)
 
