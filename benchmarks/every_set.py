@@ -35,6 +35,7 @@ from detection.training import PIXEL_SIDE
 from detection.weights import use_project_torch_home
 
 KINDS: dict[str, dict[str, Any]] = {
+    "auto": {},
     "histogram_iforest": {},
     "deep_knn": {},
     "patch_autoencoder": {},

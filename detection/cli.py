@@ -514,7 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
         "or of normal video clips",
     )
     train.add_argument("--coco", help="COCO annotations.json with the boxes (ssd_openset)")
-    train.add_argument("--kind", choices=available_kinds(), default="histogram_iforest")
+    train.add_argument("--kind", choices=available_kinds(), default="auto")
     train.add_argument("--params", help='JSON object, e.g. \'{"estimator": "one_class_svm"}\'')
     train.add_argument("--out", required=True, help="where to write the model (.zip)")
     train.add_argument("--anomalous", nargs="*", help="known anomalies (for metrics / f1)")

@@ -22,6 +22,7 @@ _KIND_MODULES = (
     "detection.detectors.video_autoencoder",
     "detection.detectors.motion_energy",
     "detection.detectors.ssd_openset",
+    "detection.detectors.auto",
 )
 
 _REGISTRY: dict[str, type[Detector]] = {}

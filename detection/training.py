@@ -312,6 +312,8 @@ def fit_and_calibrate(
         )
     fit_boxes = [boxes[i] for i in fit_idx] if boxes is not None and detector.needs_boxes else None
     want_maps = anomaly_masks is not None and any(m is not None for m in anomaly_masks)
+    if getattr(detector, "uses_known_anomalies", False):
+        detector.known_anomalies = anomalous_images  # type: ignore[attr-defined]
     started = time.perf_counter()
     fit_progress = scaled_progress(progress, 0, 0.8)
     if calibration == "crossfit":
@@ -386,6 +388,8 @@ def fit_and_calibrate(
         holdout_score_mean=float(holdout_scores.mean()) if holdout_scores.size else None,
         holdout_score_max=float(holdout_scores.max()) if holdout_scores.size else None,
     )
+    if getattr(detector, "choice", None):
+        metrics["auto"] = detector.choice  # type: ignore[attr-defined]
     if holdout_scores.size:
         metrics.update(
             calibration_report(

@@ -19,6 +19,7 @@ from webapp.review.models import Score
 pytestmark = pytest.mark.django_db
 
 FAST_PARAMS = {
+    "auto": {"candidate_params": {"deep_knn": {"image_size": 64}}},
     "histogram_iforest": {"estimator": "isolation_forest", "n_estimators": 50},
     "deep_knn": {"image_size": 64},
     "patch_autoencoder": {"image_size": 64, "grid": 4, "epochs": 10},
@@ -92,6 +93,26 @@ def test_kind_trains_scores_and_flags_through_the_api(kind, api, run_tasks):  # 
         assert all(s.is_flagged for s in scores)
     if kind in {"deep_knn", "patch_autoencoder"}:  # kinds that localise keep an overlay
         assert all(s.heatmap for s in scores)
+
+
+def test_auto_is_the_default_kind_and_the_version_says_what_it_chose(api, run_tasks, client, users):  # type: ignore[no-untyped-def]
+    uploader, admin = api("uploader"), api("admin")
+    _upload(uploader, "train", normal_images(12))
+    with run_tasks():  # no kind given: auto, with the candidates' own fast parameters
+        response = admin.post(
+            "/api/sites/park/versions/", {"params": FAST_PARAMS["auto"]}, format="json"
+        )
+    assert response.status_code == 202, response.json()
+    version = admin.get(f"/api/versions/{response.json()['id']}/").json()
+    assert version["kind"] == "auto" and version["status"] == "succeeded", version["error"]
+    choice = version["metrics"]["auto"]
+    assert choice["chosen"] in {"histogram_iforest", "deep_knn"}
+    assert choice["compared_on"] == "synthetic anomalies" and len(choice["table"]) == 2
+    assert version["calibration"]["n_calibration"] == 12  # the winner cross-fitted
+    client.force_login(users["admin"])
+    page = client.get(f"/versions/{version['id']}/").content.decode()
+    assert f'Kind chosen automatically: <span class="mono">{choice["chosen"]}</span>' in page
+    assert f"auto → {choice['chosen']}" in page
 
 
 def _object_kind_through_the_api(kind, api, run_tasks):  # type: ignore[no-untyped-def]

@@ -45,9 +45,12 @@ def test_train_then_score_flags_the_odd_image(tmp_path: Path) -> None:
     sidecar = json.loads(model.with_name("model.zip.json").read_text())
     assert sidecar["guaranteed_fpr"] == summary["guaranteed_fpr"] == 1 / 21
     held = tmp_path / "held.zip"
+    # no --kind: auto, which says what it chose
     split = _cli("train", "--data", str(normal), "--calibration", "holdout", "--out", str(held))
     assert split.returncode == 0, split.stderr
-    assert json.loads(split.stdout)["n_holdout"] == 4
+    held_summary = json.loads(split.stdout)
+    assert held_summary["n_holdout"] == 4
+    assert held_summary["auto"]["chosen"] in {"histogram_iforest", "deep_knn"}
 
     scored = _cli("score", "--model", str(model), str(odd), str(fresh))
     assert scored.returncode == 0, scored.stderr

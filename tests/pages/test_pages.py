@@ -151,6 +151,17 @@ def test_site_detail_shows_actions_by_role(client, users):
     assert "/sites/park/upload/" not in page
 
 
+def test_train_form_offers_auto_first_and_selected(client, users, site):
+    login(client, users["admin"])
+    page = client.get("/sites/park/").content.decode()
+    assert '<option value="auto" selected>auto</option>' in page
+    chosen = make_version(
+        site, kind="auto", metrics={"auto": {"chosen": "deep_knn", "table": [], "reason": "x"}}
+    )
+    page = client.get("/sites/park/").content.decode()
+    assert "auto → deep_knn" in page and chosen.chosen_kind == "deep_knn"
+
+
 # --- upload -------------------------------------------------------------------------
 
 

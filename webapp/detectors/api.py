@@ -79,7 +79,9 @@ class VersionListCreateView(generics.ListAPIView):
     serializer_class = VersionOutput
 
     class VersionInput(serializers.Serializer):
-        kind = serializers.CharField()
+        kind = serializers.CharField(
+            default="auto", help_text="a kind of /api/detector-kinds/; auto tries them for you"
+        )
         params = serializers.DictField(required=False, default=dict)
         threshold_method = serializers.ChoiceField(
             choices=ThresholdMethod.choices, default=ThresholdMethod.FPR

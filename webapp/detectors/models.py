@@ -67,6 +67,11 @@ class DetectorVersion(models.Model):
         return f"{self.site.slug} v{self.number} ({self.kind})"
 
     @property
+    def chosen_kind(self) -> str | None:
+        """The kind an ``auto`` version chose, once trained (None for every other kind)."""
+        return ((self.metrics or {}).get("auto") or {}).get("chosen")
+
+    @property
     def is_active(self) -> bool:
         return self.site.active_version_id == self.pk
 

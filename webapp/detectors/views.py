@@ -136,7 +136,8 @@ def version_detail(request: HttpRequest, version_id: int) -> HttpResponse:
     context = {
         "site": site,
         "version": version,
-        "metrics": metric_rows(version.metrics or {}),
+        "metrics": metric_rows({k: v for k, v in (version.metrics or {}).items() if k != "auto"}),
+        "auto_choice": (version.metrics or {}).get("auto"),
         "object_metrics": object_metric_rows(version.metrics),
         "params": [
             (name, value if isinstance(value, str) else json.dumps(value))

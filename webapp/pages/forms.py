@@ -94,6 +94,8 @@ class TrainForm(forms.Form):
     def __init__(self, *args: Any, kinds: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["kind"].choices = [(kind, kind) for kind in kinds]
+        if "auto" in kinds:  # the choice that needs no knowledge of the kinds
+            self.fields["kind"].initial = "auto"
         self.fields["target_fpr"].widget.attrs["placeholder"] = str(settings.DEFAULT_TARGET_FPR)
 
     def clean_params(self) -> dict[str, Any]:
