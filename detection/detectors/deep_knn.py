@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 BANK_FILE = "memory_bank.pt"
 #: Training patches whose distance to the bank sets a size's normaliser (a random sample).
 NORMALISER_SAMPLE = 20_000
+INVARIANCES = ("hflip", "vflip", "rotate90", "lighting")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,10 +83,14 @@ class DeepKnnParams(Params):
     #: in patches: one odd patch counts less than a small cluster of them. 2 was chosen on
     #: the same separate split as image_size; 0 = plain maximum.
     score_sigma: float = 2.0
+    #: Changes the site's photos may show that are not anomalies: "hflip", "vflip",
+    #: "rotate90" (quarter turns), "lighting" (darker and brighter exposures). The memory
+    #: bank then also holds the training images changed that way.
+    invariances: tuple[str, ...] = ()
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("layers", "image_size"):
+        for name in ("layers", "image_size", "invariances"):
             if isinstance(getattr(self, name), list):
                 object.__setattr__(self, name, tuple(getattr(self, name)))
 
@@ -125,8 +130,42 @@ class DeepKnnParams(Params):
             raise ParamsError("blur_sigma must be a number >= 0")
         if not isinstance(self.score_sigma, int | float) or self.score_sigma < 0:
             raise ParamsError("score_sigma must be a number >= 0")
+        if (
+            not isinstance(self.invariances, tuple)
+            or len(set(self.invariances)) != len(self.invariances)
+            or not all(name in INVARIANCES for name in self.invariances)
+        ):
+            raise ParamsError(f"invariances must be distinct names among {', '.join(INVARIANCES)}")
         if not isinstance(self.seed, int):
             raise ParamsError("seed must be an integer")
+
+
+#: Copies each invariance adds to the memory bank, per training image.
+_COPIES = {"hflip": 1, "vflip": 1, "rotate90": 3, "lighting": 2}
+
+
+def variant_count(invariances: Sequence[str]) -> int:
+    """How many images :func:`variants` makes of one (the image itself included)."""
+    return 1 + sum(_COPIES[name] for name in invariances)
+
+
+def variants(image: np.ndarray, invariances: Sequence[str]) -> list[np.ndarray]:
+    """``image`` first, then one copy per change it must be calm under."""
+    import cv2
+
+    out = [image]
+    for name in invariances:
+        if name == "hflip":
+            out.append(cv2.flip(image, 1))
+        elif name == "vflip":
+            out.append(cv2.flip(image, 0))
+        elif name == "rotate90":
+            out.extend(np.ascontiguousarray(np.rot90(image, k)) for k in (1, 2, 3))
+        elif name == "lighting":
+            for gamma in (0.7, 1.4):  # darker and brighter exposures of the same scene
+                table = ((np.arange(256) / 255.0) ** gamma * 255).astype(np.uint8)
+                out.append(cv2.LUT(image, table))
+    return out
 
 
 @register
@@ -306,12 +345,14 @@ class DeepKnnDetector(Detector):
         self.extractor  # noqa: B018 - fail on missing weights before any work
         sizes = self.params.image_sizes
         # Each batch is read (decoded) once and run through the backbone at every size.
-        per_image = -(-self.max_pool_patches // total)  # ceiling
+        copies = variant_count(self.params.invariances)
+        per_image = -(-self.max_pool_patches // (total * copies))  # ceiling
         generators = [seeded_generator(self.params.seed) for _ in sizes]
         pools: list[list[torch.Tensor]] = [[] for _ in sizes]
         for start, batch in self._batches(images):
+            expanded = [v for image in batch for v in variants(image, self.params.invariances)]
             for scale, image_size in enumerate(sizes):
-                for patch_map in self.features(batch, image_size):
+                for patch_map in self.features(expanded, image_size):
                     pools[scale].append(self._rows(patch_map, per_image, generators[scale]))
             if progress:
                 done = start + len(batch)
@@ -344,12 +385,15 @@ class DeepKnnDetector(Detector):
         sizes = self.params.image_sizes
         maps: list[list[torch.Tensor]] = [[] for _ in sizes]
         shapes: list[tuple[int, int]] = []
+        copies = variant_count(self.params.invariances)
         for start, batch in self._batches(images):
             shapes.extend(image.shape[:2] for image in batch)
+            # variants of one image follow each other: image i's are i * copies + 0..copies-1
+            expanded = [v for image in batch for v in variants(image, self.params.invariances)]
             for scale, image_size in enumerate(sizes):
-                maps[scale].extend(m.cpu() for m in self.features(batch, image_size))
+                maps[scale].extend(m.cpu() for m in self.features(expanded, image_size))
             if start == 0:
-                bytes_each = sum(m[-1].numel() * m[-1].element_size() for m in maps)
+                bytes_each = copies * sum(m[-1].numel() * m[-1].element_size() for m in maps)
                 if bytes_each * total > self.crossfit_memory:
                     return None
             if progress:
@@ -360,10 +404,14 @@ class DeepKnnDetector(Detector):
         for number, held in enumerate([*folds, []]):
             held_set = set(held)
             fitted = [i for i in range(total) if i not in held_set]
-            per_image = -(-self.max_pool_patches // len(fitted))
+            per_image = -(-self.max_pool_patches // (len(fitted) * copies))
             generators = [seeded_generator(self.params.seed) for _ in sizes]
             pools = [
-                [self._rows(maps[scale][i], per_image, generators[scale]) for i in fitted]
+                [
+                    self._rows(maps[scale][i * copies + c], per_image, generators[scale])
+                    for i in fitted
+                    for c in range(copies)
+                ]
                 for scale in range(len(sizes))
             ]
             step = 0.4 + 0.6 * number / steps, 0.4 + 0.6 * (number + 1) / steps
@@ -372,7 +420,7 @@ class DeepKnnDetector(Detector):
             for chunk in range(0, len(held), self.params.batch_size):
                 ids = list(held[chunk : chunk + self.params.batch_size])
                 fold_scores, fold_maps = self._score_maps(
-                    [[maps[scale][i] for i in ids] for scale in range(len(sizes))],
+                    [[maps[scale][i * copies] for i in ids] for scale in range(len(sizes))],
                     [shapes[i] for i in ids],
                 )
                 scores[ids] = fold_scores

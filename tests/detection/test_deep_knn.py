@@ -268,21 +268,21 @@ def test_coreset_stays_distinct_among_duplicates_and_covers_clusters() -> None:
     assert len(set(many.tolist())) == 30
 
 
-def test_one_pass_cross_fitting_matches_refitting_every_fold() -> None:
+@pytest.mark.parametrize("invariances", [[], ["hflip"]])
+def test_one_pass_cross_fitting_matches_refitting_every_fold(invariances) -> None:  # type: ignore[no-untyped-def]
     """The backbone runs once; the folds' banks and scores are what refitting would give."""
     from detection.training import crossfit_scores, fold_indices
 
     images = NORMAL + [green_texture(200 + i, SIZE + 16) for i in range(3)]  # mixed sizes
     folds = fold_indices(len(images), 4, seed=0)
-    detector = DeepKnnDetector({**PARAMS, "image_size": [48, SIZE]})
+    params = {**PARAMS, "image_size": [48, SIZE], "invariances": invariances}
+    detector = DeepKnnDetector(params)
     scores, heatmaps = detector.fit_out_of_fold(images, folds, on_heatmap=lambda h: h[::2, ::2])
-    refit, refit_maps = crossfit_scores(
-        "deep_knn", {**PARAMS, "image_size": [48, SIZE]}, images, folds, keep_heatmaps=True
-    )
+    refit, refit_maps = crossfit_scores("deep_knn", params, images, folds, keep_heatmaps=True)
     np.testing.assert_allclose(scores, refit, rtol=1e-4, atol=1e-6)
     assert heatmaps[0].shape == tuple(-(-d // 2) for d in refit_maps[0].shape)
     # and it is left fitted on every image, as a plain fit would be
-    plain = DeepKnnDetector({**PARAMS, "image_size": [48, SIZE]}).fit(images)
+    plain = DeepKnnDetector(params).fit(images)
     np.testing.assert_allclose(
         detector.score(ODD).scores, plain.score(ODD).scores, rtol=1e-4, atol=1e-6
     )
@@ -293,3 +293,35 @@ def test_one_pass_cross_fitting_declines_beyond_its_memory_budget() -> None:
     detector.crossfit_memory = 1024  # bytes: less than one image's patch maps
     assert detector.fit_out_of_fold(NORMAL, [[0, 1], list(range(2, 14))]) is None
     assert not detector.is_fitted
+
+
+def _stripes(seed: int, flipped: bool = False) -> np.ndarray:
+    """Green diagonal stripes running one way (a directional texture), with noise."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[:SIZE, :SIZE]
+    phase = rng.uniform(0, 2 * np.pi)
+    wave = (np.sin((x + y) * 0.5 + phase) > 0).astype(np.float32)
+    image = np.zeros((SIZE, SIZE, 3), np.uint8)
+    image[..., 1] = (80 + 120 * wave + rng.normal(0, 8, (SIZE, SIZE))).clip(0, 255)
+    image[..., 0] = 30
+    return image[:, ::-1].copy() if flipped else image
+
+
+def test_declared_flip_invariance_keeps_flipped_normals_calm() -> None:
+    from detection.detectors.deep_knn import variant_count, variants
+
+    image = _stripes(0)
+    made = variants(image, ("hflip", "rotate90", "lighting"))
+    assert len(made) == variant_count(("hflip", "rotate90", "lighting")) == 7
+    assert np.array_equal(made[1], image[:, ::-1]) and made[0] is image
+    train = [_stripes(i) for i in range(10)]
+    same = [_stripes(100 + i) for i in range(4)]
+    flipped = [_stripes(100 + i, flipped=True) for i in range(4)]
+    plain = DeepKnnDetector(PARAMS).fit(train)
+    calm = DeepKnnDetector({**PARAMS, "invariances": ["hflip"]}).fit(train)
+    # without the declaration stripes running the other way are unlike anything seen...
+    assert plain.score(flipped).scores.min() > 1.5 * plain.score(same).scores.max()
+    # ...with it they score like normal stripes
+    assert calm.score(flipped).scores.max() < 1.2 * calm.score(same).scores.max()
+    with pytest.raises(ParamsError, match="invariances"):
+        DeepKnnDetector({"invariances": ["upside-down"]})
