@@ -134,3 +134,35 @@ def test_ids_of_other_sites_answer_like_missing_ids(api, site):
         assert seen.status_code == absent.status_code == 404
         assert seen.json()["detail"] == f"{name} {real_id} not found."
         assert absent.json()["detail"] == f"{name} {missing} not found."
+
+
+def test_site_lists_cost_the_same_queries_for_one_site_or_many(users, api, client):  # type: ignore[no-untyped-def]
+    """The role of each listed site comes with the list, not from one query per site."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import SiteFactory
+    from webapp.sites.roles import Role
+
+    reviewer = users["reviewer"]
+    client.force_login(reviewer)
+    api_client = api("reviewer")
+
+    def count() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as page:
+            assert client.get("/").status_code == 200
+        with CaptureQueriesContext(connection) as listed:
+            response = api_client.get("/api/sites/")
+            assert response.status_code == 200
+        return len(page), len(listed)
+
+    one = count()
+    for number in range(5):
+        other = SiteFactory(slug=f"site-{number}", name=f"Site {number}")
+        other.memberships.create(user=reviewer, role=Role.VIEWER if number % 2 else Role.ADMIN)
+    assert count() == one
+    roles = {row["slug"]: row["role"] for row in api_client.get("/api/sites/").json()["results"]}
+    assert roles == {
+        "park": "reviewer",
+        **{f"site-{n}": ("viewer" if n % 2 else "admin") for n in range(5)},
+    }

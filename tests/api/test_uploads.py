@@ -130,7 +130,21 @@ def test_empty_upload_and_bad_purpose(api):
     assert "No files" in empty.json()["detail"]
     purpose = post_upload(api("uploader"), "guess", normal_images(1))
     assert purpose.status_code == 400
-    assert "purpose" in purpose.json()["detail"]
+    assert "purpose must be one of train, score (got 'guess')" in purpose.json()["detail"]
+
+
+def test_chunked_upload_without_length_is_told_why_not_about_purpose(api):
+    """WSGI gives Django no body for chunked requests: say so, not "purpose is missing"."""
+    chunked = api("uploader").generic(
+        "POST",
+        "/api/sites/park/uploads/",
+        b"",
+        content_type="multipart/form-data; boundary=x",
+        HTTP_TRANSFER_ENCODING="chunked",
+        CONTENT_LENGTH="",
+    )
+    assert chunked.status_code == 411
+    assert "Content-Length" in chunked.json()["detail"]
 
 
 def test_oversize_request_is_413(api, settings):
@@ -164,6 +178,14 @@ def test_asset_list_filters_image_and_label(api):
     assert api("viewer").get("/api/assets/999999/").status_code == 404
     labelled = api("uploader").patch(f"/api/assets/{asset_id}/", {"label": "oak"}, format="json")
     assert labelled.json()["label"] == "oak"
+    # partial: what is not given stays as it was; what cannot change is refused by name
+    untouched = api("uploader").patch(f"/api/assets/{asset_id}/", {}, format="json")
+    assert untouched.status_code == 200 and untouched.json()["label"] == "oak"
+    refused = api("uploader").patch(
+        f"/api/assets/{asset_id}/", {"label": "elm", "sha256": "0" * 64}, format="json"
+    )
+    assert refused.status_code == 400 and "sha256 cannot be changed" in str(refused.json())
+    assert api("viewer").get(f"/api/assets/{asset_id}/").json()["label"] == "oak"
     assert (
         api("viewer").patch(f"/api/assets/{asset_id}/", {"label": "x"}, format="json").status_code
         == 403

@@ -149,10 +149,25 @@ class UploadCreateView(APIView):
     @extend_schema(request=UploadInput, responses={201: UploadOutput})
     def post(self, request: Request, slug: str) -> Response:
         site = access_site(request.user, slug, Capability.UPLOAD)
+        if _body_unread(request):
+            return Response(
+                {
+                    "detail": "The upload was sent with chunked transfer encoding and no "
+                    "Content-Length, so its body could not be read. Send it with a "
+                    "Content-Length (e.g. curl -F purpose=train -F files=@photos.zip ...)."
+                },
+                status=status.HTTP_411_LENGTH_REQUIRED,
+            )
         purpose = request.data.get("purpose", "")
         if purpose not in Purpose.values:
+            given = f"got {purpose!r}" if purpose else "none was given"
             raise serializers.ValidationError(
-                {"purpose": [f"purpose must be one of {', '.join(Purpose.values)}."]}
+                {
+                    "purpose": [
+                        f"purpose must be one of {', '.join(Purpose.values)} ({given}): train "
+                        "for known-normal images, score for new images to check."
+                    ]
+                }
             )
         result = services.create_upload(
             site=site, user=request.user, purpose=purpose, files=incoming_files(request)
@@ -170,6 +185,12 @@ class UploadCreateView(APIView):
             "masked": [{"id": a.pk, "filename": a.filename} for a in result.masked],
         }
         return Response(payload, status=status.HTTP_201_CREATED)
+
+
+def _body_unread(request: Request) -> bool:
+    """A chunked request without Content-Length: WSGI hands Django an empty body."""
+    chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+    return chunked and not request.META.get("CONTENT_LENGTH")
 
 
 class AssetListView(generics.ListAPIView):
@@ -213,7 +234,15 @@ def accessible_asset(request: Request, asset_id: int, capability: Capability) ->
 
 class AssetDetailView(APIView):
     class LabelInput(serializers.Serializer):
-        label = serializers.CharField(max_length=100, allow_blank=True)
+        label = serializers.CharField(max_length=100, allow_blank=True, required=False)
+
+        def validate(self, attrs: dict) -> dict:  # type: ignore[type-arg]
+            unknown = sorted(set(self.initial_data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    f"{', '.join(unknown)} cannot be changed; editable: {', '.join(self.fields)}."
+                )
+            return attrs
 
     @extend_schema(responses=AssetOutput)
     def get(self, request: Request, asset_id: int) -> Response:
@@ -221,11 +250,12 @@ class AssetDetailView(APIView):
 
     @extend_schema(request=LabelInput, responses=AssetOutput)
     def patch(self, request: Request, asset_id: int) -> Response:
-        """Set the asset's class label (used by label-aware detector kinds)."""
+        """Change what is given (a partial update): the class label, for label-aware kinds."""
         asset = accessible_asset(request, asset_id, Capability.UPLOAD)
         data = self.LabelInput(data=request.data)
         data.is_valid(raise_exception=True)
-        asset = services.set_asset_label(asset=asset, label=data.validated_data["label"])
+        if "label" in data.validated_data:
+            asset = services.set_asset_label(asset=asset, label=data.validated_data["label"])
         return Response(AssetOutput(asset).data)
 
 

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import CharField, OuterRef, QuerySet, Subquery, Value
 
 from webapp.sites.access import UserLike
 from webapp.sites.models import Membership, Site
+from webapp.sites.roles import Role
 
 
 def sites_for(user: UserLike) -> QuerySet[Site]:
-    """Sites ``user`` can see, with the active version loaded."""
+    """Sites ``user`` can see, with the active version and the user's role loaded.
+
+    ``role_of_user`` comes in the same query, so a list of sites costs one query however
+    long it is (asking :func:`~webapp.sites.access.role_on` per site would cost one each).
+    """
     sites = Site.objects.select_related("active_version")
     if not user.is_authenticated:
         return sites.none()
     if user.is_staff:
-        return sites.all()
-    return sites.filter(memberships__user=user).distinct()
+        return sites.annotate(role_of_user=Value(Role.ADMIN, output_field=CharField()))
+    role = Membership.objects.filter(site=OuterRef("pk"), user=user).values("role")[:1]
+    return sites.filter(memberships__user=user).distinct().annotate(role_of_user=Subquery(role))
 
 
 def memberships_of(site: Site) -> QuerySet[Membership]:

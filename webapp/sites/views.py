@@ -46,7 +46,7 @@ def site_list(request: HttpRequest) -> HttpResponse:
     sites = list(selectors.sites_for(request.user))
     pending = review_selectors.pending_counts(site.pk for site in sites)
     rows = [
-        {"site": site, "role": role_on(request.user, site), "pending": pending.get(site.pk, 0)}
+        {"site": site, "role": site.role_of_user, "pending": pending.get(site.pk, 0)}
         for site in sites
     ]
     return render(request, "sites/site_list.html", {"rows": rows, "form": form})
