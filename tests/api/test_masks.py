@@ -61,6 +61,61 @@ def test_masks_in_an_upload_go_to_their_images(api):
     assert mask[10, 10] == 255 and mask[40, 40] == 0
 
 
+def _jpeg(image: np.ndarray) -> bytes:
+    return cv2.imencode(".jpg", image)[1].tobytes()
+
+
+def test_black_and_white_png_beside_a_photo_of_its_name_is_its_mask(api):
+    """magnetic-tile's layout: NAME.jpg with its mask NAME.png (all black for a good tile)."""
+    white = np.zeros((64, 64), np.uint8)
+    white[20:30, 20:30] = 255
+    drawing = np.full((64, 64), 255, np.uint8)
+    drawing[::8] = 0  # a black-and-white picture with no photo beside it: an image
+    archive = zip_bytes(
+        {
+            "MT_Crack/t1.jpg": _jpeg(grey_blue_scene(1)),
+            "MT_Crack/t1.png": png_bytes(white),
+            "MT_Free/t2.jpg": _jpeg(grey_blue_scene(2)),
+            "MT_Free/t2.png": png_bytes(np.zeros((64, 64), np.uint8)),
+            "other/t3.jpg": _jpeg(grey_blue_scene(3)),
+            "other/t3.png": png_bytes(grey_blue_scene(3)),  # a colour photo: both are images
+            "lines.png": png_bytes(drawing),
+        }
+    )
+    body = _post(api("uploader"), [("tiles.zip", archive)]).json()
+    assert sorted(a["filename"] for a in body["assets"]) == [
+        "tiles.zip/MT_Crack/t1.jpg",
+        "tiles.zip/MT_Free/t2.jpg",
+        "tiles.zip/lines.png",
+        "tiles.zip/other/t3.jpg",
+        "tiles.zip/other/t3.png",
+    ]
+    assert sorted(m["filename"] for m in body["masked"]) == [
+        "tiles.zip/MT_Crack/t1.jpg",
+        "tiles.zip/MT_Free/t2.jpg",
+    ]
+    crack = next(m["id"] for m in body["masked"] if "t1" in m["filename"])
+    response = api("viewer").get(f"/api/assets/{crack}/mask/")
+    mask = cv2.imdecode(
+        np.frombuffer(b"".join(response.streaming_content), np.uint8), cv2.IMREAD_UNCHANGED
+    )
+    assert mask[25, 25] == 255 and mask[5, 5] == 0
+
+
+def test_the_cli_skips_masks_named_like_their_photo(tmp_path):  # type: ignore[no-untyped-def]
+    from detection.images import list_images, mask_beside
+
+    cv2.imwrite(str(tmp_path / "t1.jpg"), grey_blue_scene(1))
+    cv2.imwrite(str(tmp_path / "t1.png"), np.zeros((64, 64), np.uint8))
+    cv2.imwrite(str(tmp_path / "t2.jpg"), grey_blue_scene(2))
+    cv2.imwrite(str(tmp_path / "t2_mask.png"), np.zeros((64, 64), np.uint8))
+    cv2.imwrite(str(tmp_path / "t3.png"), grey_blue_scene(3))
+    assert [p.name for p in list_images(tmp_path)] == ["t1.jpg", "t2.jpg", "t3.png"]
+    assert mask_beside(tmp_path / "t1.jpg") == tmp_path / "t1.png"
+    assert mask_beside(tmp_path / "t2.jpg") == tmp_path / "t2_mask.png"
+    assert mask_beside(tmp_path / "t3.png") is None
+
+
 def test_a_mask_alone_finds_an_image_uploaded_earlier(api):
     first = _post(api("uploader"), [("leaf.png", png_bytes(grey_blue_scene(7)))]).json()
     response = _post(api("uploader"), [("leaf_mask.png", _mask())])

@@ -18,12 +18,13 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 
+from detection.images import looks_like_mask
 from detection.video_io import is_video_name
 from webapp.assets import video_services
 from webapp.assets.archives import ArchiveError, is_zip, iter_zip_members
 from webapp.assets.image_validation import InvalidImage, sha256_hex, validate_image
 from webapp.assets.models import Asset, MediaType, Purpose, Upload
-from webapp.assets.selectors import companion_asset
+from webapp.assets.selectors import companion_asset, name_key
 from webapp.assets.video_validation import InvalidVideo
 from webapp.sites.models import Site
 
@@ -158,11 +159,16 @@ def create_upload(
     stored: dict[str, str] = {}  # checksum -> filename, within this upload
     masks: dict[str, _Candidate] = {}  # image key -> mask candidate, attached at the end
     truths: dict[str, _Candidate] = {}  # video key -> frame truth, attached at the end
+    #: black-and-white NAME.png files: masks if a NAME.<other> photo comes in the upload too
+    maybe_masks: list[_Candidate] = []
     with tempfile.TemporaryDirectory(prefix="upload-") as scratch:
         for candidate in _expand(files, Path(scratch)):
             error = candidate.error
             if error is None and mask_key(candidate.filename) is not None:
                 masks[mask_key(candidate.filename)] = candidate  # type: ignore[index]
+                continue
+            if error is None and _maybe_sibling_mask(candidate):
+                maybe_masks.append(candidate)
                 continue
             if error is None and truth_key(candidate.filename) is not None:
                 truths[truth_key(candidate.filename)] = candidate  # type: ignore[index]
@@ -187,6 +193,16 @@ def create_upload(
             except (InvalidImage, InvalidVideo) as exc:
                 error = str(exc)
             rejected.append({"filename": candidate.filename, "error": error or "empty file"})
+        for candidate in maybe_masks:
+            key = name_key(candidate.filename)
+            if any(a.media_type == MediaType.IMAGE and name_key(a.filename) == key for a in assets):
+                masks.setdefault(key, candidate)  # an explicit NAME_mask.png wins
+                continue
+            try:  # no photo of that name: a black-and-white image, stored as one
+                upload, asset = _store_candidate(site, purpose, user, upload, candidate, stored)
+                assets.append(asset)
+            except InvalidImage as exc:
+                rejected.append({"filename": candidate.filename, "error": str(exc)})
 
     masked = _attach_masks(site, assets, masks, rejected)
     masked += video_services.attach_truth_files(site, assets, truths, rejected)
@@ -214,6 +230,15 @@ def mask_key(filename: str) -> str | None:
     if not path.stem.endswith(MASK_SUFFIX):
         return None
     return str(path.with_name(path.stem[: -len(MASK_SUFFIX)]))
+
+
+def _maybe_sibling_mask(candidate: _Candidate) -> bool:
+    """A ``.png`` that is black and white: the mask of ``NAME.jpg`` if that comes too."""
+    return (
+        candidate.data is not None
+        and PurePosixPath(candidate.filename).suffix.lower() == ".png"
+        and looks_like_mask(candidate.data)
+    )
 
 
 def truth_key(filename: str) -> str | None:
