@@ -15,11 +15,11 @@ _stop = threading.Event()
 
 
 def _watch() -> None:
-    """Every half stale delay, re-send jobs whose heartbeat stopped (see the service)."""
+    """Every few seconds, re-send the jobs whose worker is gone (``holder_gone``'s rule)."""
     from webapp.assets.video_services import requeue_stale_extractions
     from webapp.detectors.services import requeue_stale_jobs
 
-    interval = max(1.0, settings.JOB_STALE_AFTER_SECONDS / 2)
+    interval = max(0.5, settings.JOB_WATCHDOG_SECONDS)
     try:
         while not _stop.wait(interval):
             try:
