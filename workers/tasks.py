@@ -37,6 +37,12 @@ class JobTask(Task):
     #: records ``(job id, reason)`` on the job; set per task
     record_failure: Callable[[int, str], None]
 
+    def apply_async(self, *args: Any, **options: Any) -> Any:
+        # No limits in the message: the worker that runs the job applies its own settings.
+        options.setdefault("time_limit", None)
+        options.setdefault("soft_time_limit", None)
+        return super().apply_async(*args, **options)
+
     def on_failure(
         self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
     ) -> None:
