@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "webapp.detectors",
     "webapp.review",
     "webapp.objects",
+    "webapp.health",
 ]
 
 MIDDLEWARE = [
@@ -92,6 +93,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "webapp.health.context_processors.worker_status",
             ],
         },
     },
