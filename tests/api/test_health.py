@@ -58,11 +58,9 @@ def test_a_worker_that_stops_cleanly_is_gone_at_once():
     assert _health()[1]["workers"]["alive"] == 0
 
 
-def test_health_says_the_broker_is_down_without_its_address(monkeypatch):
-    from workers.celery_app import app
-
+def test_health_says_the_broker_is_down_without_its_address(settings):
     beat_worker(name="celery@box")
-    monkeypatch.setattr(app.conf, "broker_url", "redis://:secret@127.0.0.1:9/0")  # nothing there
+    settings.CELERY_BROKER_URL = "redis://:secret@127.0.0.1:9/0"  # nothing listens there
     code, body = _health()
     assert code == 200 and body["status"] == "degraded"
     assert body["broker"]["ok"] is False and body["broker"]["error"]

@@ -55,7 +55,8 @@ def _database_ok() -> bool:
 def _broker_ok() -> bool:
     from workers.celery_app import app
 
-    with app.connection_for_write(connect_timeout=BROKER_TIMEOUT_S) as conn:
+    url = settings.CELERY_BROKER_URL
+    with app.connection_for_write(url, connect_timeout=BROKER_TIMEOUT_S) as conn:
         conn.ensure_connection(max_retries=1, interval_start=0, timeout=BROKER_TIMEOUT_S)
     return True
 
