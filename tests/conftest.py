@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -77,8 +79,10 @@ def start_worker(transactional_db, tmp_path) -> Iterator[Callable[..., subproces
     """Starts real ``celery worker`` processes on the real broker, using the test database.
 
     Tasks enqueued by the test (after commit) are executed by them, exactly as in
-    production. ``start_worker(**env)`` adds environment variables; every worker still
-    running at the end is stopped. The log of the latest one is ``worker.log``.
+    production. ``start_worker(**env)`` adds environment variables; ``pool="prefork"``
+    runs tasks in a pool process (one), as ``make run`` and production do, instead of in
+    the worker process itself. Every worker still running at the end is stopped, with its
+    pool. The log of the latest one is ``worker.log``.
     """
     from workers.celery_app import app
 
@@ -86,7 +90,7 @@ def start_worker(transactional_db, tmp_path) -> Iterator[Callable[..., subproces
     processes: list[subprocess.Popen] = []
     log_path = tmp_path / "worker.log"
 
-    def start(**extra_env: str) -> subprocess.Popen:
+    def start(pool: str = "solo", **extra_env: str) -> subprocess.Popen:
         env = dict(os.environ)
         env.update(
             DATABASE_URL=_database_url(),
@@ -98,13 +102,18 @@ def start_worker(transactional_db, tmp_path) -> Iterator[Callable[..., subproces
         )
         command = [
             sys.executable, "-m", "celery", "-A", "workers", "worker",
-            "-Q", "cpu,gpu", "--pool", "solo", "--loglevel", "INFO",
+            "-Q", "cpu,gpu", "--pool", pool, "--concurrency", "1", "--loglevel", "INFO",
             "--without-gossip", "--without-mingle",
             "--hostname", f"test-{os.getpid()}-{len(processes)}@%h",
         ]  # fmt: skip
         with log_path.open("w") as log:
             process = subprocess.Popen(
-                command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
+                command,
+                cwd=REPO,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: the pool goes with it
             )
         processes.append(process)
         wait_for(
@@ -126,6 +135,9 @@ def start_worker(transactional_db, tmp_path) -> Iterator[Callable[..., subproces
                     process.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     process.kill()
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)  # pool processes left behind
+            process.wait()
         if os.environ.get("SHOW_WORKER_LOG") and log_path.exists():
             print(log_path.read_text()[-8000:])
 

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "webapp.detectors",
     "webapp.review",
     "webapp.objects",
+    "webapp.health",
 ]
 
 MIDDLEWARE = [
@@ -92,6 +93,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "webapp.health.context_processors.worker_status",
             ],
         },
     },
@@ -210,8 +212,29 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024**2
 os.environ.setdefault("TORCH_HOME", env.str("TORCH_HOME", default=str(BASE_DIR / "var" / "torch")))
 DEFAULT_TARGET_FPR = env.float("DEFAULT_TARGET_FPR", default=0.01)
 SCORING_CHUNK_SIZE = env.int("SCORING_CHUNK_SIZE", default=64)
-#: A running job whose heartbeat is older than this may be claimed again (worker died).
-JOB_STALE_AFTER_SECONDS = env.int("JOB_STALE_AFTER_SECONDS", default=600)
+# --- Jobs: claims, takeover, time limits, retries (webapp/common/jobs.py) ----------------
+#: A running job beats a heartbeat this often, whatever it is doing (a thread).
+JOB_HEARTBEAT_SECONDS = env.float("JOB_HEARTBEAT_SECONDS", default=5)
+#: A running job whose heartbeat is older than this is taken over by any worker. On the
+#: holder's own host a job is taken over at once when its process is gone.
+JOB_STALE_AFTER_SECONDS = env.int("JOB_STALE_AFTER_SECONDS", default=45)
+#: How often each worker's watchdog looks for jobs of dead workers (and beats its own).
+JOB_WATCHDOG_SECONDS = env.float("JOB_WATCHDOG_SECONDS", default=5)
+#: A job whose worker died under it more often than this is failed, not run again.
+JOB_MAX_TAKEOVERS = env.int("JOB_MAX_TAKEOVERS", default=3)
+#: Transient faults (database or broker away) are retried with exponential backoff.
+JOB_MAX_RETRIES = env.int("JOB_MAX_RETRIES", default=6)
+JOB_RETRY_BACKOFF_MAX = env.int("JOB_RETRY_BACKOFF_MAX", default=60)
+# Time limits per task type, seconds (prefork pool): past the soft limit the job stops and
+# is recorded failed with the reason; past the hard one its process is ended. A training
+# may take hours, a scoring chunk minutes (a chunk is 64 images, or one video for the
+# temporal kinds). Keep the hard training limit below CELERY_VISIBILITY_TIMEOUT.
+TRAINING_SOFT_TIME_LIMIT = env.int("TRAINING_SOFT_TIME_LIMIT", default=5 * 3600)
+TRAINING_TIME_LIMIT = env.int("TRAINING_TIME_LIMIT", default=TRAINING_SOFT_TIME_LIMIT + 300)
+SCORING_SOFT_TIME_LIMIT = env.int("SCORING_SOFT_TIME_LIMIT", default=30 * 60)
+SCORING_TIME_LIMIT = env.int("SCORING_TIME_LIMIT", default=SCORING_SOFT_TIME_LIMIT + 120)
+EXTRACTION_SOFT_TIME_LIMIT = env.int("EXTRACTION_SOFT_TIME_LIMIT", default=2 * 3600)
+EXTRACTION_TIME_LIMIT = env.int("EXTRACTION_TIME_LIMIT", default=EXTRACTION_SOFT_TIME_LIMIT + 300)
 
 # --- Celery ----------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str(

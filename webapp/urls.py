@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from webapp.assets import api as assets_api
 from webapp.common.errors import api_path_not_found
 from webapp.detectors import api as detectors_api
+from webapp.health import api as health_api
 from webapp.objects import api as objects_api
 from webapp.review import api as review_api
 from webapp.sites import api as sites_api
@@ -94,6 +95,7 @@ api_patterns = [
         "flags/<int:flag_id>/review/", review_api.FlagReviewView.as_view(), name="api-flag-review"
     ),
     path("flags/<int:flag_id>/undo/", review_api.FlagUndoView.as_view(), name="api-flag-undo"),
+    path("health/", health_api.HealthView.as_view(), name="api-health"),
     path("detector-kinds/", detectors_api.DetectorKindsView.as_view(), name="api-detector-kinds"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # the split view serves its start-up script as a file: no inline script, so the CSP holds

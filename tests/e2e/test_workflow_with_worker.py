@@ -3,8 +3,6 @@ upload -> train -> score -> review -> retrain."""
 
 from __future__ import annotations
 
-import signal
-
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -99,36 +97,3 @@ def test_failed_training_in_worker_is_reported(worker):
     assert failed["status"] == "failed"
     assert failed["error"]
     assert client.get("/api/sites/meadow/").json()["active_version"] is None
-
-
-def test_training_survives_a_killed_worker(start_worker, worker_log):
-    """SIGKILL mid-training: the next worker to start finds the job and finishes it."""
-    admin = UserFactory(username="curator")
-    create_site(creator=admin, slug="meadow", name="Meadow")
-    client = client_for(admin)
-    _upload(client, "train", normal_images(40))
-    fast_stale = {"JOB_STALE_AFTER_SECONDS": "2"}  # heartbeat every second, stale after 2
-    first = start_worker(**fast_stale)
-    response = client.post(
-        "/api/sites/meadow/versions/",
-        # thousands of trees: training lasts long enough to be killed in the middle
-        {
-            "kind": "histogram_iforest",
-            "params": {"estimator": "isolation_forest", "n_estimators": 5000},
-        },
-        format="json",
-    )
-    version_id = response.json()["id"]
-    wait_for(
-        lambda: DetectorVersion.objects.get(pk=version_id).status == JobStatus.RUNNING,
-        timeout=60,
-        what="training to start",
-    )
-    first.send_signal(signal.SIGKILL)
-    first.wait(timeout=10)
-    assert DetectorVersion.objects.get(pk=version_id).status == JobStatus.RUNNING
-
-    start_worker(**fast_stale)
-    version = _finished_version(client, version_id)
-    assert version["status"] == "succeeded", f"{version['error']}\n{worker_log()[-3000:]}"
-    assert "re-sent 1 training and 0 scoring jobs of a dead worker" in worker_log()

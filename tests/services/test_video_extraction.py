@@ -72,7 +72,9 @@ def test_killed_extraction_resumes_without_duplicates_or_gaps(video, monkeypatch
     assert [index for index, _ in kept] == list(range(6))
 
     monkeypatch.setattr(video_services, "_store_frame", real_store)
-    video_services.extract_video(video_id=video.pk)  # heartbeat still fresh: left alone
+    # held by a worker elsewhere whose heartbeat is still fresh: left alone
+    Video.objects.filter(pk=video.pk).update(claimed_by_host="gpu-box-7")
+    video_services.extract_video(video_id=video.pk)
     assert len(frame_rows(video)) == 6
     Video.objects.filter(pk=video.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
     resumed: list[int] = []

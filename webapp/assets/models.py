@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from webapp.common.jobs import JobStatus
+from webapp.common.jobs import ClaimedJob, JobStatus
 from webapp.sites.models import Site
 
 
@@ -118,7 +118,7 @@ class Asset(models.Model):
         return f"{self.filename} ({self.site.slug})"
 
 
-class Video(models.Model):
+class Video(ClaimedJob):
     """What a video asset holds, how its frames were sampled, and its extraction job.
 
     ``status`` is the extraction job's (:class:`JobStatus`, claimed like every job);

@@ -23,7 +23,6 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from detection.video_io import VideoError, iter_frames, read_frame_truth, sampled_indices
@@ -31,7 +30,17 @@ from webapp.assets.image_validation import InvalidImage
 from webapp.assets.models import Asset, MediaType, Upload, Video
 from webapp.assets.selectors import companion_asset
 from webapp.assets.video_validation import InvalidVideo, VideoLimits, validate_video
-from webapp.common.jobs import Heartbeat, JobStatus, claim, dead_jobs, stale_before
+from webapp.common.jobs import (
+    Heartbeat,
+    JobStatus,
+    claim,
+    failure_reason,
+    gave_up_reason,
+    is_transient,
+    release,
+    stale_before,
+    take_back_gone,
+)
 from webapp.sites.models import Site
 
 logger = logging.getLogger(__name__)
@@ -189,14 +198,30 @@ def extract_video(*, video_id: int) -> None:
     for scoring and the site has an active version, its frames are queued for scoring.
     """
     if not claim(Video, video_id):
-        logger.info("video %s already claimed or extracted; nothing to do", video_id)
+        logger.info("video %s held by a live worker or extracted; nothing to do", video_id)
         return
     with Heartbeat(Video, video_id):
-        _extract_claimed(video_id)
+        try:
+            _extract_claimed(video_id)
+        except Exception as exc:
+            if is_transient(exc):
+                release(Video, video_id)  # for the task's retry
+            raise
+
+
+def record_extraction_failure(video_id: int, reason: str) -> None:
+    """Mark an extraction failed with the reason users see (frames stored so far stay)."""
+    Video.objects.filter(pk=video_id, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).update(
+        status=JobStatus.FAILED, error=reason[:5000]
+    )
 
 
 def _extract_claimed(video_id: int) -> None:
     video = Video.objects.select_related("asset", "asset__site", "asset__upload").get(pk=video_id)
+    gave_up = gave_up_reason(video.takeovers)
+    if gave_up:
+        record_extraction_failure(video_id, gave_up)
+        return
     try:
         with tempfile.TemporaryDirectory(prefix="extract-") as tmp:
             source = Path(tmp) / f"source{PurePosixPath(video.asset.file.name).suffix}"
@@ -208,9 +233,15 @@ def _extract_claimed(video_id: int) -> None:
                 raise VideoError("no frame could be extracted from the video")
             _write_preview(video, Path(tmp))
     except Exception as exc:
-        reason = str(exc) if isinstance(exc, VideoError) else f"{type(exc).__name__}: {exc}"
+        if is_transient(exc):
+            raise
         logger.exception("extraction of video %s failed", video_id)
-        Video.objects.filter(pk=video_id).update(status=JobStatus.FAILED, error=reason[:5000])
+        record_extraction_failure(
+            video_id,
+            failure_reason(
+                exc, time_limit=settings.EXTRACTION_SOFT_TIME_LIMIT, shown_as_is=(VideoError,)
+            ),
+        )
         return
     with transaction.atomic():
         Video.objects.filter(pk=video_id).update(
@@ -320,15 +351,14 @@ def _score_extracted(video_id: int) -> None:
 
 
 def requeue_stale_extractions(*, include_queued: bool = False) -> int:
-    """Send again the extractions whose worker died (see ``requeue_stale_jobs``)."""
-    condition = dead_jobs()
+    """Send again the extractions whose worker is gone (see ``requeue_stale_jobs``)."""
+    video_ids = set(take_back_gone(Video))
     if include_queued:
-        condition |= Q(status=JobStatus.QUEUED, asset__created_at__lt=stale_before())
-    sent = 0
-    for video in Video.objects.filter(condition):
-        if video.status == JobStatus.QUEUED or Video.objects.filter(
-            dead_jobs(), pk=video.pk
-        ).update(status=JobStatus.QUEUED):
-            _enqueue_extraction(video.pk)
-            sent += 1
-    return sent
+        video_ids |= set(
+            Video.objects.filter(
+                status=JobStatus.QUEUED, asset__created_at__lt=stale_before()
+            ).values_list("pk", flat=True)
+        )
+    for video_id in sorted(video_ids):
+        _enqueue_extraction(video_id)
+    return len(video_ids)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from webapp.common.jobs import JobStatus
+from webapp.common.jobs import ClaimedJob, JobStatus
 from webapp.sites.models import Site
 
 __all__ = ["DetectorVersion", "JobStatus", "ScoringChunk", "ScoringJob", "ThresholdMethod"]
@@ -21,7 +21,7 @@ def artefact_path(version: DetectorVersion, filename: str) -> str:
     return f"sites/{version.site.slug}/versions/{version.pk}/{filename}"
 
 
-class DetectorVersion(models.Model):
+class DetectorVersion(ClaimedJob):
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField(help_text="1, 2, 3... per site.")
     kind = models.CharField(max_length=64)
@@ -94,7 +94,7 @@ class ScoringJob(models.Model):
         return f"scoring job {self.pk} ({self.status})"
 
 
-class ScoringChunk(models.Model):
+class ScoringChunk(ClaimedJob):
     """One task's worth of a scoring job; claimed atomically so redelivery is harmless."""
 
     job = models.ForeignKey(ScoringJob, on_delete=models.CASCADE, related_name="chunks")

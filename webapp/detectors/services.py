@@ -1,9 +1,11 @@
 """Writes on detector versions and scoring jobs: train, activate, score.
 
 Tasks in ``workers/`` call :func:`run_training` and :func:`score_chunk` with ids only.
-Both claim their row atomically (a conditional update from queued, or from running with a
-stale heartbeat when a worker died), so a redelivered task does nothing twice; artefacts
-are written under a fresh name and only recorded on success; scores are upserts.
+Both claim their row atomically (a conditional update from queued, or from running when
+its worker is gone: see ``webapp.common.jobs``), so a redelivered task does nothing twice;
+artefacts are written under a fresh name and only recorded on success; scores are upserts.
+A transient fault (database or broker away) gives the claim back and re-raises, for the
+task to retry; any other error fails the job with its reason.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Max
 from django.utils import timezone
 
 from detection.base import Detector, DetectorError, ParamsError
@@ -40,7 +41,17 @@ from detection.video_metrics import UNKNOWN, labels_from_truth, video_metrics
 from webapp.assets.models import Asset, MediaType, Purpose, Video
 from webapp.assets.selectors import AssetImages, image_assets, read_mask
 from webapp.common.errors import Conflict
-from webapp.common.jobs import Heartbeat, JobStatus, claim
+from webapp.common.jobs import (
+    Heartbeat,
+    JobStatus,
+    claim,
+    failure_reason,
+    gave_up_reason,
+    is_transient,
+    release,
+    stale_before,
+    take_back_gone,
+)
 from webapp.detectors.models import (
     DetectorVersion,
     ScoringChunk,
@@ -127,7 +138,7 @@ def _enqueue_training(version: DetectorVersion) -> None:
 
 
 def requeue_stale_jobs(*, include_queued: bool = False) -> tuple[int, int]:
-    """Send again the jobs whose worker died (heartbeat older than the stale delay).
+    """Send again the jobs whose worker is gone (:func:`webapp.common.jobs.holder_gone`).
 
     Each such job goes back to ``queued`` (a conditional update, so only one watchdog
     wins) and a new message is sent; the atomic claim makes any duplicate delivery
@@ -135,29 +146,27 @@ def requeue_stale_jobs(*, include_queued: bool = False) -> tuple[int, int]:
     for when a broker without persistence lost its messages (``manage.py requeue_jobs``).
     Returns the numbers of (versions, chunks) re-sent.
     """
-    stale = timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS)
-    dead = Q(status=JobStatus.RUNNING, heartbeat_at__lt=stale)
-    versions = []
-    for version in DetectorVersion.objects.filter(
-        dead | Q(status=JobStatus.QUEUED, created_at__lt=stale) if include_queued else dead
-    ):
-        if version.status == JobStatus.QUEUED or DetectorVersion.objects.filter(
-            dead, pk=version.pk
-        ).update(status=JobStatus.QUEUED):
-            versions.append(version)
-            _enqueue_training(version)
+    version_ids = set(take_back_gone(DetectorVersion))
+    chunk_ids = set(take_back_gone(ScoringChunk))
+    if include_queued:
+        version_ids |= set(
+            DetectorVersion.objects.filter(
+                status=JobStatus.QUEUED, created_at__lt=stale_before()
+            ).values_list("pk", flat=True)
+        )
+        chunk_ids |= set(
+            ScoringChunk.objects.filter(
+                status=JobStatus.QUEUED, job__created_at__lt=stale_before()
+            ).values_list("pk", flat=True)
+        )
+    for version in DetectorVersion.objects.filter(pk__in=version_ids):
+        _enqueue_training(version)
     by_queue: dict[str, list[int]] = {}
-    chunks = ScoringChunk.objects.filter(
-        dead | Q(status=JobStatus.QUEUED, job__created_at__lt=stale) if include_queued else dead
-    ).select_related("job__version")
-    for chunk in chunks:
-        if chunk.status == JobStatus.QUEUED or ScoringChunk.objects.filter(
-            dead, pk=chunk.pk
-        ).update(status=JobStatus.QUEUED):
-            by_queue.setdefault(queue_for_kind(chunk.job.version.kind), []).append(chunk.pk)
+    for chunk in ScoringChunk.objects.filter(pk__in=chunk_ids).select_related("job__version"):
+        by_queue.setdefault(queue_for_kind(chunk.job.version.kind), []).append(chunk.pk)
     for queue, ids in by_queue.items():
         _enqueue_chunks(ids, queue)
-    return len(versions), sum(len(ids) for ids in by_queue.values())
+    return len(version_ids), len(chunk_ids)
 
 
 class _ProgressReporter:
@@ -186,13 +195,29 @@ def run_training(*, version_id: int) -> None:
     that succeeds becomes active by itself, and scores what is waiting.
     """
     if not claim(DetectorVersion, version_id):
-        logger.info("version %s already claimed or finished; nothing to do", version_id)
+        logger.info("version %s held by a live worker or finished; nothing to do", version_id)
         return
     with Heartbeat(DetectorVersion, version_id):
-        _train_claimed(version_id)
+        try:
+            _train_claimed(version_id)
+        except Exception as exc:
+            if is_transient(exc):
+                release(DetectorVersion, version_id)  # for the task's retry
+            raise
+
+
+def record_training_failure(version_id: int, reason: str) -> None:
+    """Mark a training failed with the reason users see; the site's active version stays."""
+    DetectorVersion.objects.filter(
+        pk=version_id, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
+    ).update(status=JobStatus.FAILED, error=reason[:5000], finished_at=timezone.now())
 
 
 def _train_claimed(version_id: int) -> None:
+    gave_up = gave_up_reason(DetectorVersion.objects.get(pk=version_id).takeovers)
+    if gave_up:
+        record_training_failure(version_id, gave_up)
+        return
     DetectorVersion.objects.filter(pk=version_id).update(
         started_at=timezone.now(), progress=0.0, error="", progress_message="loading images"
     )
@@ -257,10 +282,14 @@ def _train_claimed(version_id: int) -> None:
                     f"model-{uuid.uuid4().hex[:12]}.zip", File(handle), save=False
                 )
     except Exception as exc:
-        reason = str(exc) if isinstance(exc, DetectorError) else f"{type(exc).__name__}: {exc}"
+        if is_transient(exc):
+            raise
         logger.exception("training of version %s failed", version_id)
-        DetectorVersion.objects.filter(pk=version_id).update(
-            status=JobStatus.FAILED, error=reason[:5000], finished_at=timezone.now()
+        record_training_failure(
+            version_id,
+            failure_reason(
+                exc, time_limit=settings.TRAINING_SOFT_TIME_LIMIT, shown_as_is=(DetectorError,)
+            ),
         )
         return
     with transaction.atomic():
@@ -504,15 +533,35 @@ def load_version_detector(version: DetectorVersion) -> Detector:
 def score_chunk(*, chunk_id: int) -> None:
     """Score one chunk of a job; the last chunk to finish closes the job."""
     if not claim(ScoringChunk, chunk_id):
-        logger.info("chunk %s already claimed or finished; nothing to do", chunk_id)
+        logger.info("chunk %s held by a live worker or finished; nothing to do", chunk_id)
         return
     with Heartbeat(ScoringChunk, chunk_id):
-        _score_claimed(chunk_id)
+        try:
+            _score_claimed(chunk_id)
+        except Exception as exc:
+            if is_transient(exc):
+                release(ScoringChunk, chunk_id)  # for the task's retry
+            raise
+
+
+def record_chunk_failure(chunk_id: int, reason: str) -> None:
+    """Mark a chunk and its scoring job failed with the reason; scores already kept stay."""
+    unfinished = [JobStatus.QUEUED, JobStatus.RUNNING]
+    ScoringChunk.objects.filter(pk=chunk_id, status__in=unfinished).update(
+        status=JobStatus.FAILED, error=reason[:5000]
+    )
+    ScoringJob.objects.filter(chunks__pk=chunk_id, status__in=unfinished).update(
+        status=JobStatus.FAILED, error=reason[:5000], finished_at=timezone.now()
+    )
 
 
 def _score_claimed(chunk_id: int) -> None:
     chunk = ScoringChunk.objects.select_related("job", "job__version").get(pk=chunk_id)
     job = chunk.job
+    gave_up = gave_up_reason(chunk.takeovers)
+    if gave_up:
+        record_chunk_failure(chunk_id, gave_up)
+        return
     ScoringJob.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(status=JobStatus.RUNNING)
     try:
         version = job.version
@@ -540,11 +589,14 @@ def _score_claimed(chunk_id: int) -> None:
             for video_id in videos:
                 _flag_segments_when_scored(version, video_id)  # type: ignore[arg-type]
     except Exception as exc:
-        reason = str(exc) if isinstance(exc, DetectorError) else f"{type(exc).__name__}: {exc}"
+        if is_transient(exc):
+            raise
         logger.exception("scoring chunk %s failed", chunk_id)
-        ScoringChunk.objects.filter(pk=chunk_id).update(status=JobStatus.FAILED, error=reason)
-        ScoringJob.objects.filter(pk=job.pk).update(
-            status=JobStatus.FAILED, error=reason[:5000], finished_at=timezone.now()
+        record_chunk_failure(
+            chunk_id,
+            failure_reason(
+                exc, time_limit=settings.SCORING_SOFT_TIME_LIMIT, shown_as_is=(DetectorError,)
+            ),
         )
         return
     ScoringChunk.objects.filter(pk=chunk_id).update(status=JobStatus.SUCCEEDED)
