@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("detectors", "0003_evaluation_scores"),
+        ("detectors", "0004_job_claim_holder"),
     ]
 
     operations = [
