@@ -46,6 +46,16 @@ api_patterns = [
     path(
         "assets/<int:asset_id>/image/", assets_api.AssetImageView.as_view(), name="api-asset-image"
     ),
+    path(
+        "assets/<int:asset_id>/display/",
+        assets_api.AssetRenditionView.as_view(),
+        name="api-asset-display",
+    ),
+    path(
+        "assets/<int:asset_id>/thumbnail/",
+        assets_api.AssetThumbnailView.as_view(),
+        name="api-asset-thumbnail",
+    ),
     path("assets/<int:asset_id>/mask/", assets_api.AssetMaskView.as_view(), name="api-asset-mask"),
     path(
         "assets/<int:asset_id>/preview/",

@@ -118,7 +118,7 @@
     li.dataset.flagId = String(flag.id);
     li.dataset.filename = flag.filename;
     li.dataset.assetId = String(flag.asset);
-    li.dataset.imageUrl = flag.image_url;
+    li.dataset.imageUrl = flag.display_url;
     li.dataset.heatmapUrl = flag.heatmap_url || "";
     li.dataset.score = String(flag.score);
     li.dataset.normalised = flag.normalised_score === null ? "" : String(flag.normalised_score);
@@ -135,7 +135,7 @@
       li.dataset.endS = String(flag.end_s);
       li.dataset.previewUrl = flag.preview_url || "";
     }
-    li.querySelector("img").src = flag.image_url;
+    li.querySelector("img").src = flag.thumbnail_url;
     li.querySelector(".flag-name").textContent = flag.filename;
     li.querySelector('[data-field="score"]').textContent = fmt(flag.score);
     li.querySelector('[data-field="threshold"]').textContent = fmt(flag.threshold);

@@ -61,7 +61,7 @@
       button.title = "Frame " + frame.index + " at " + frame.t.toFixed(1) + " s" +
         (frame.score === null ? "" : ", score " + frame.score.toFixed(4));
       var img = document.createElement("img");
-      img.src = "/api/assets/" + frame.asset + "/image/";
+      img.src = "/api/assets/" + frame.asset + "/thumbnail/";
       img.alt = "Frame " + frame.index;
       img.loading = "lazy";
       button.appendChild(img);

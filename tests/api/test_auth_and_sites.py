@@ -125,6 +125,8 @@ def test_ids_of_other_sites_answer_like_missing_ids(api, site):
     for path, name in [
         ("/api/assets/{}/", "Asset"),
         ("/api/assets/{}/image/", "Asset"),
+        ("/api/assets/{}/display/", "Asset"),
+        ("/api/assets/{}/thumbnail/", "Asset"),
         ("/api/versions/{}/", "Version"),
         ("/api/flags/{}/", "Flag"),
     ]:

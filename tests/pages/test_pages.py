@@ -271,7 +271,7 @@ def test_version_page_renders_metrics_params_and_manifest(client, users, flagged
     assert "0.5000" in page
     assert '<dd data-group="fit">2</dd>' in page
     assert '<dd data-group="holdout">1</dd>' in page
-    assert f"/api/assets/{assets[0].pk}/image/" in page
+    assert f"/api/assets/{assets[0].pk}/thumbnail/" in page
     assert "Active version" in page
     assert "activate-form" not in page
 
@@ -332,7 +332,8 @@ def test_review_queue_lists_pending_flags_highest_score_first(client, users, fla
     assert positions == sorted(positions)
     for asset in assets:
         assert asset.filename in page
-        assert f"/api/assets/{asset.pk}/image/" in page
+        assert f"/api/assets/{asset.pk}/display/" in page  # the viewer
+        assert f"/api/assets/{asset.pk}/thumbnail/" in page  # the list
     assert "0.9000" in page and "0.5000" in page
     assert f"v{version.number}" in page
     assert '<strong id="pending-count">3</strong>' in page

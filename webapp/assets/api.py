@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -22,7 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from webapp.assets import selectors, services, video_services
+from webapp.assets import renditions, selectors, services, video_services
 from webapp.assets.image_validation import InvalidImage
 from webapp.assets.models import Asset, MediaType, Purpose, Video
 from webapp.assets.video_validation import InvalidVideo
@@ -69,7 +70,9 @@ class VideoOutput(serializers.ModelSerializer):
 
 
 class AssetOutput(serializers.ModelSerializer):
-    image_url = serializers.SerializerMethodField()
+    image_url = serializers.SerializerMethodField(help_text="the original file")
+    display_url = serializers.SerializerMethodField(help_text="a JPEG browsers show")
+    thumbnail_url = serializers.SerializerMethodField()
     mask_url = serializers.SerializerMethodField()
     video = serializers.SerializerMethodField()
 
@@ -88,6 +91,8 @@ class AssetOutput(serializers.ModelSerializer):
             "label",
             "created_at",
             "image_url",
+            "display_url",
+            "thumbnail_url",
             "mask_url",
             "media_type",
             "source_video",
@@ -105,6 +110,14 @@ class AssetOutput(serializers.ModelSerializer):
 
     def get_image_url(self, asset: Asset) -> str:
         return f"/api/assets/{asset.pk}/image/"
+
+    def get_display_url(self, asset: Asset) -> str | None:
+        return None if asset.media_type == MediaType.VIDEO else f"/api/assets/{asset.pk}/display/"
+
+    def get_thumbnail_url(self, asset: Asset) -> str | None:
+        if asset.media_type == MediaType.VIDEO:
+            return None
+        return f"/api/assets/{asset.pk}/thumbnail/"
 
     def get_mask_url(self, asset: Asset) -> str | None:
         return f"/api/assets/{asset.pk}/mask/" if asset.mask else None
@@ -268,6 +281,32 @@ class AssetImageView(APIView):
         response = FileResponse(asset.file.open("rb"), filename=asset.filename.rsplit("/", 1)[-1])
         response["Cache-Control"] = "private, max-age=3600"
         return response
+
+
+class AssetRenditionView(APIView):
+    """A JPEG every browser shows: ``display`` (long side <= 2048 px) or ``thumbnail``.
+
+    The original when it already is such an image; otherwise made once and kept.
+    """
+
+    which = "display"
+
+    @extend_schema(responses={(200, "image/*"): OpenApiTypes.BINARY})
+    def get(self, request: Request, asset_id: int) -> FileResponse:
+        asset = accessible_asset(request, asset_id, Capability.VIEW)
+        if asset.media_type == MediaType.VIDEO:
+            raise Http404(f"Asset {asset_id} is a video; its frames have images.")
+        if renditions.serves_original(asset, self.which):
+            response = FileResponse(asset.file.open("rb"))
+        else:
+            name = renditions.rendition(asset, self.which)
+            response = FileResponse(default_storage.open(name, "rb"), content_type="image/jpeg")
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
+
+
+class AssetThumbnailView(AssetRenditionView):
+    which = "thumbnail"
 
 
 class AssetMaskView(APIView):

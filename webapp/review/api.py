@@ -44,6 +44,8 @@ class FlagOutput(serializers.ModelSerializer):
     width = serializers.IntegerField(source="score.asset.width")
     height = serializers.IntegerField(source="score.asset.height")
     image_url = serializers.SerializerMethodField()
+    display_url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
     heatmap_url = serializers.SerializerMethodField()
     normalised_score = serializers.SerializerMethodField(
         help_text="Share (0-1) of the version's held-out normal images that scored lower."
@@ -81,6 +83,8 @@ class FlagOutput(serializers.ModelSerializer):
             "width",
             "height",
             "image_url",
+            "display_url",
+            "thumbnail_url",
             "heatmap_url",
             "score",
             "threshold",
@@ -135,6 +139,13 @@ class FlagOutput(serializers.ModelSerializer):
     def get_image_url(self, flag: Flag) -> str:
         """The image; for a segment, its peak frame."""
         return f"/api/assets/{flag.score.asset_id}/image/"
+
+    def get_display_url(self, flag: Flag) -> str:
+        """What pages show: the image (peak frame) as a JPEG a browser decodes."""
+        return f"/api/assets/{flag.score.asset_id}/display/"
+
+    def get_thumbnail_url(self, flag: Flag) -> str:
+        return f"/api/assets/{flag.score.asset_id}/thumbnail/"
 
     def get_normalised_score(self, flag: Flag) -> float | None:
         normalise = self.context.setdefault("normalise", Normaliser())
