@@ -12,6 +12,9 @@ from webapp.objects import api as objects_api
 from webapp.review import api as review_api
 from webapp.sites import api as sites_api
 
+#: A failure under /api/ answers JSON, as every other API error does.
+handler500 = "webapp.common.errors.server_error"
+
 api_patterns = [
     path("auth/token/", sites_api.TokenView.as_view(), name="api-token"),
     path("sites/", sites_api.SiteListCreateView.as_view(), name="api-sites"),

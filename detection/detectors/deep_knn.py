@@ -302,18 +302,34 @@ class DeepKnnDetector(Detector):
             rows = rows[keep[:per_image].to(rows.device)]
         return rows
 
-    def _build_banks(self, pools: list[list[torch.Tensor]], progress: ProgressCallback) -> None:
-        """One memory bank per image size from its pooled rows (emptied as each is used)."""
+    def _build_banks(
+        self,
+        pools: list[list[torch.Tensor]],
+        progress: ProgressCallback,
+        chunk_owner: Sequence[int] | None = None,
+    ) -> list[np.ndarray]:
+        """One memory bank per image size from its pooled rows (emptied as each is used).
+
+        Given the image each pooled chunk came from (``chunk_owner``), returns per size the
+        image each bank entry came from.
+        """
         import torch
 
         sizes = self.params.image_sizes
         self.memory_banks, self.normalisers, self._bank_cache = [], [], {}
+        owners = []
         for scale, image_size in enumerate(sizes):
+            counts = [len(rows) for rows in pools[scale]]
             patches = torch.cat(pools[scale])
             pools[scale] = []  # free the pool as soon as its bank is chosen
             span = (scale / len(sizes), (scale + 1) / len(sizes))
-            self._add_bank(patches, scaled_progress(progress, *span, f"{image_size} px: "))
+            report = scaled_progress(progress, *span, f"{image_size} px: ")
+            selected = self._add_bank(patches, report)
+            if chunk_owner is not None:
+                kept = selected.cpu().numpy()
+                owners.append(np.repeat(np.asarray(chunk_owner), counts)[kept])
         self.is_fitted = True
+        return owners
 
     def _score_maps(
         self, per_size: list[list[torch.Tensor]], shapes: Sequence[tuple[int, int]]
@@ -371,14 +387,21 @@ class DeepKnnDetector(Detector):
         on_heatmap: Callable[[np.ndarray], np.ndarray] | None = None,
         progress: ProgressCallback | None = None,
     ) -> tuple[np.ndarray, list[np.ndarray] | None] | None:
-        """Out-of-fold scores of ``images`` from one backbone pass, then fit on all of them.
+        """Fit on all ``images`` as :meth:`fit` does, and score each fold out of fold.
 
-        Cross-fitting by refitting would run every image through the backbone k + 1 times;
-        the folds only differ in which patches make the banks, so the patch maps are kept
-        and each fold builds its banks from them. Returns None (nothing done) when those
-        maps would exceed :attr:`crossfit_memory`: the caller then refits per fold.
-        ``on_heatmap`` receives each heatmap (e.g. to shrink it) and its result is kept.
+        Refitting per fold would run every image through the backbone and the coreset
+        selection k + 1 times (the coreset dominates). Instead the banks are built once on
+        all images, remembering which image each bank entry came from, and each fold is
+        scored against the banks without its own images' entries: no image is ever scored
+        against its own patches. (The coreset and the per-size normalisers were chosen with
+        those images present, so the scores are close to a refit's, not equal: within a few
+        per cent in the tests.) Returns None, having
+        done nothing, when the patch maps would exceed :attr:`crossfit_memory` or a fold
+        would leave a bank empty: the caller then refits per fold. ``on_heatmap`` receives
+        each heatmap (e.g. to shrink it) and its result is kept.
         """
+        import torch
+
         from detection.device import seeded_generator
 
         total = len(images)
@@ -397,43 +420,52 @@ class DeepKnnDetector(Detector):
                 if bytes_each * total > self.crossfit_memory:
                     return None
             if progress:
-                progress(0.4 * len(shapes) / total, f"features {len(shapes)}/{total}")
+                progress(0.5 * len(shapes) / total, f"features {len(shapes)}/{total}")
+        # the pools exactly as fit() makes them, so the final banks are fit()'s
+        per_image = -(-self.max_pool_patches // (total * copies))
+        generators = [seeded_generator(self.params.seed) for _ in sizes]
+        pools = [
+            [self._rows(patch_map, per_image, generators[scale]) for patch_map in maps[scale]]
+            for scale in range(len(sizes))
+        ]
+        chunk_owner = [i for i in range(total) for _ in range(copies)]
+        owners = self._build_banks(pools, scaled_progress(progress, 0.5, 0.9), chunk_owner)
+        full = self.memory_banks
+        keeps = [[~np.isin(owner, list(held)) for owner in owners] for held in folds]
+        if any(not keep.any() for fold in keeps for keep in fold):
+            return None
         scores = np.zeros(total, dtype=np.float64)
         heatmaps: list[np.ndarray | None] | None = [None] * total if on_heatmap else None
-        steps = len(folds) + 1
-        for number, held in enumerate([*folds, []]):
-            held_set = set(held)
-            fitted = [i for i in range(total) if i not in held_set]
-            per_image = -(-self.max_pool_patches // (len(fitted) * copies))
-            generators = [seeded_generator(self.params.seed) for _ in sizes]
-            pools = [
-                [
-                    self._rows(maps[scale][i * copies + c], per_image, generators[scale])
-                    for i in fitted
-                    for c in range(copies)
+        try:
+            for number, (held, keep) in enumerate(zip(folds, keeps, strict=True)):
+                self.memory_banks = [
+                    bank[torch.from_numpy(k)] for bank, k in zip(full, keep, strict=True)
                 ]
-                for scale in range(len(sizes))
-            ]
-            step = 0.4 + 0.6 * number / steps, 0.4 + 0.6 * (number + 1) / steps
-            name = f"fold {number + 1}: " if held else "all images: "
-            self._build_banks(pools, scaled_progress(progress, *step, name))
-            for chunk in range(0, len(held), self.params.batch_size):
-                ids = list(held[chunk : chunk + self.params.batch_size])
-                fold_scores, fold_maps = self._score_maps(
-                    [[maps[scale][i * copies] for i in ids] for scale in range(len(sizes))],
-                    [shapes[i] for i in ids],
-                )
-                scores[ids] = fold_scores
-                if heatmaps is not None and on_heatmap is not None:
-                    for i, heatmap in zip(ids, fold_maps, strict=True):
-                        heatmaps[i] = on_heatmap(heatmap)
+                self._bank_cache = {}
+                for chunk in range(0, len(held), self.params.batch_size):
+                    ids = list(held[chunk : chunk + self.params.batch_size])
+                    fold_scores, fold_maps = self._score_maps(
+                        [[maps[scale][i * copies] for i in ids] for scale in range(len(sizes))],
+                        [shapes[i] for i in ids],
+                    )
+                    scores[ids] = fold_scores
+                    if heatmaps is not None and on_heatmap is not None:
+                        for i, heatmap in zip(ids, fold_maps, strict=True):
+                            heatmaps[i] = on_heatmap(heatmap)
+                if progress:
+                    progress(0.9 + 0.1 * (number + 1) / len(folds), f"fold {number + 1} scored")
+        finally:
+            self.memory_banks, self._bank_cache = full, {}
         if progress:
             banks = " + ".join(str(len(bank)) for bank in self.memory_banks)
             progress(1.0, f"fitted: memory bank of {banks} patches")
         return scores, heatmaps  # type: ignore[return-value]
 
-    def _add_bank(self, patches: torch.Tensor, progress: ProgressCallback) -> None:
-        """One size's memory bank (coreset of its training patches) and its normaliser."""
+    def _add_bank(self, patches: torch.Tensor, progress: ProgressCallback) -> Any:
+        """One size's memory bank (coreset of its training patches) and its normaliser.
+
+        Returns the indices of the patches kept.
+        """
         import torch
 
         from detection.device import seeded_generator
@@ -454,6 +486,7 @@ class DeepKnnDetector(Detector):
         quantile = float(torch.quantile(distances, 0.99))
         # a bank holding every patch has zero distances; then distances stay as they are
         self.normalisers.append(quantile if quantile > 1e-6 else 1.0)
+        return selected
 
     def score(self, images: Sequence[np.ndarray]) -> ScoreResult:
         self._require_fitted()

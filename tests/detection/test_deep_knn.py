@@ -269,8 +269,10 @@ def test_coreset_stays_distinct_among_duplicates_and_covers_clusters() -> None:
 
 
 @pytest.mark.parametrize("invariances", [[], ["hflip"]])
-def test_one_pass_cross_fitting_matches_refitting_every_fold(invariances) -> None:  # type: ignore[no-untyped-def]
-    """The backbone runs once; the folds' banks and scores are what refitting would give."""
+def test_one_pass_cross_fitting_scores_like_refitting_every_fold(invariances) -> None:  # type: ignore[no-untyped-def]
+    """Leaving a fold's entries out of the full bank scores about as a refit without it."""
+    from scipy.stats import spearmanr
+
     from detection.training import crossfit_scores, fold_indices
 
     images = NORMAL + [green_texture(200 + i, SIZE + 16) for i in range(3)]  # mixed sizes
@@ -279,13 +281,26 @@ def test_one_pass_cross_fitting_matches_refitting_every_fold(invariances) -> Non
     detector = DeepKnnDetector(params)
     scores, heatmaps = detector.fit_out_of_fold(images, folds, on_heatmap=lambda h: h[::2, ::2])
     refit, refit_maps = crossfit_scores("deep_knn", params, images, folds, keep_heatmaps=True)
-    np.testing.assert_allclose(scores, refit, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(scores, refit, rtol=0.1)  # measured: within 3.5 %
+    assert spearmanr(scores, refit).statistic > 0.8 and abs(scores.mean() / refit.mean() - 1) < 0.03
     assert heatmaps[0].shape == tuple(-(-d // 2) for d in refit_maps[0].shape)
-    # and it is left fitted on every image, as a plain fit would be
-    plain = DeepKnnDetector(params).fit(images)
+
+
+def test_one_pass_cross_fitting_leaves_the_model_of_a_plain_fit_and_never_self_scores() -> None:
+    from detection.training import fold_indices
+
+    images = NORMAL
+    folds = fold_indices(len(images), 5, seed=1)
+    detector = DeepKnnDetector(PARAMS)
+    scores, heatmaps = detector.fit_out_of_fold(images, folds)
+    assert heatmaps is None and np.all(np.isfinite(scores))
+    plain = DeepKnnDetector(PARAMS).fit(images)
     np.testing.assert_allclose(
         detector.score(ODD).scores, plain.score(ODD).scores, rtol=1e-4, atol=1e-6
     )
+    # scored without their own patches, each image looks less familiar than to the model
+    # that holds them (which the final model does)
+    assert np.all(scores > plain.score(images).scores)
 
 
 def test_one_pass_cross_fitting_declines_beyond_its_memory_budget() -> None:

@@ -11,8 +11,9 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import Resolver404, resolve
+from django.views.defaults import server_error as django_server_error
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -70,3 +71,13 @@ def api_path_not_found(request: HttpRequest, unknown: str = "") -> JsonResponse:
         except Resolver404:
             pass
     return JsonResponse({"detail": detail}, status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """500: JSON under /api/ (clients parse it), the site's page elsewhere; never details."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {"detail": "Internal error: the request failed on the server and was logged."},
+            status=500,
+        )
+    return django_server_error(request)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from axes.handlers.proxy import AxesProxyHandler
 from django.contrib.auth.signals import user_logged_in
 from drf_spectacular.utils import extend_schema
@@ -33,6 +35,10 @@ class TokenView(ObtainAuthToken):
         to log in" tells the client why and when to retry.
         """
         http_request = request._request
+        if not isinstance(request.data, Mapping):  # e.g. a JSON list: say what is expected
+            raise serializers.ValidationError(
+                {"non_field_errors": ['Send an object: {"username": ..., "password": ...}.']}
+            )
         credentials = {"username": str(request.data.get("username", ""))}
         if AxesProxyHandler.is_locked(http_request, credentials):
             return lockout_response(http_request, None, credentials)  # type: ignore[return-value]
