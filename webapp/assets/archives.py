@@ -149,7 +149,8 @@ def iter_zip_members(
 
 
 def _is_directory(info: zipfile.ZipInfo) -> bool:
-    return info.is_dir() or info.filename.endswith("\\")
+    # an empty name is no directory (zipfile's is_dir() raises on it): refused as nameless
+    return bool(info.filename) and (info.is_dir() or info.filename.endswith("\\"))
 
 
 def _safe_name(raw: str) -> tuple[str, str | None]:
