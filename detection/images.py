@@ -35,6 +35,8 @@ def looks_like_mask(data: bytes) -> bool:
     Data sets lay masks out as ``NAME.png`` beside the photo ``NAME.jpg`` (magnetic-tile);
     a photo is practically never pure black and white, a mask always is.
     """
+    if not data:
+        return False
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if image is None or image.size == 0:
         return False

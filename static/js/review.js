@@ -159,6 +159,7 @@
     var current = selected();
     if (!toggle || !current || !current.dataset.heatmapUrl) return false;
     toggle.checked = !toggle.checked;
+    window.localStorage.setItem("heatmap-on", toggle.checked ? "1" : "0");
     showHeatmap(current.dataset.heatmapUrl);
     return true;
   }
@@ -497,20 +498,43 @@
     });
   }
 
+  // Off by default (it covers what the reviewer must judge); the choice and the opacity
+  // are remembered in this browser.
   var heatmapToggle = document.getElementById("heatmap-toggle");
+  var heatmapOpacity = document.getElementById("heatmap-opacity");
+  function applyOpacity() {
+    var overlay = document.getElementById("viewer-heatmap");
+    if (overlay && heatmapOpacity) overlay.style.opacity = String(heatmapOpacity.value / 100);
+  }
   if (heatmapToggle) {
+    heatmapToggle.checked = window.localStorage.getItem("heatmap-on") === "1";
     heatmapToggle.addEventListener("change", function () {
+      window.localStorage.setItem("heatmap-on", heatmapToggle.checked ? "1" : "0");
       var current = selected();
       showHeatmap(current ? current.dataset.heatmapUrl || "" : "");
     });
+    var start = selected();
+    showHeatmap(start ? start.dataset.heatmapUrl || "" : "");
+  }
+  if (heatmapOpacity) {
+    var saved = window.localStorage.getItem("heatmap-opacity");
+    if (saved) heatmapOpacity.value = saved;
+    heatmapOpacity.addEventListener("input", function () {
+      window.localStorage.setItem("heatmap-opacity", heatmapOpacity.value);
+      applyOpacity();
+    });
+    applyOpacity();
   }
 
   document.addEventListener("keydown", function (event) {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     var target = event.target;
+    // shortcuts stay live on checkboxes and sliders (no text goes there)
     var typing =
       target &&
-      (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
+      (target.isContentEditable ||
+        /^(TEXTAREA|SELECT)$/.test(target.tagName) ||
+        (target.tagName === "INPUT" && !/^(checkbox|range|radio|button)$/.test(target.type)));
     if (typing) {
       if (event.key === "Escape" && target === noteField) {
         noteField.blur();

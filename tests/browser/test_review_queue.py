@@ -317,7 +317,12 @@ def test_heatmap_overlay_toggles_with_h(page, live_server, transactional_db):  #
 
     log_in(page, live_server, "reviewer", "/sites/line/review/")
     overlay = page.locator("#viewer-heatmap")
+    expect(page.locator("#heatmap-legend")).to_be_visible()
+    expect(overlay).to_be_hidden()  # off by default: it covers what the reviewer judges
+    page.keyboard.press("h")
     expect(overlay).to_be_visible()
+    page.locator("#heatmap-opacity").fill("30")
+    assert overlay.evaluate("img => img.style.opacity") == "0.3"
     page.wait_for_function(
         "img => img.complete && img.naturalWidth > 0", arg=overlay.element_handle()
     )
@@ -328,3 +333,6 @@ def test_heatmap_overlay_toggles_with_h(page, live_server, transactional_db):  #
     expect(overlay).to_be_hidden()
     page.keyboard.press("h")
     expect(overlay).to_be_visible()
+    page.reload()  # the reviewer's choice is remembered
+    expect(overlay).to_be_visible()
+    assert overlay.evaluate("img => img.style.opacity") == "0.3"
