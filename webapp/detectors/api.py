@@ -155,7 +155,7 @@ class VersionActivateView(APIView):
     def post(self, request: Request, version_id: int) -> Response:
         """Make this version score the site's uploads (also how to roll back)."""
         version = accessible_version(request, version_id, Capability.MANAGE)
-        version = services.activate_version(version=version)
+        version = services.activate_version(version=version, actor=request.user)
         return Response(VersionOutput(version).data)
 
 

@@ -84,7 +84,7 @@ def activate_version(request: HttpRequest, version_id: int) -> HttpResponse:
     """Make a version the site's active one (also the way to roll back)."""
     version = _version_for(request, version_id, Capability.MANAGE)
     try:
-        services.activate_version(version=version)
+        services.activate_version(version=version, actor=request.user)
     except Conflict as exc:
         messages.error(request, str(exc))
     else:

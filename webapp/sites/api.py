@@ -118,7 +118,7 @@ class SiteDetailView(APIView):
         site = access_site(request.user, slug, Capability.MANAGE)
         data = self.SettingsInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        site = services.update_site_settings(site=site, **data.validated_data)
+        site = services.update_site_settings(site=site, actor=request.user, **data.validated_data)
         return Response(SiteOutput(site, context={"request": request}).data)
 
 
@@ -144,5 +144,5 @@ class MembershipView(APIView):
         site = access_site(request.user, slug, Capability.MANAGE)
         data = self.MembershipInput(data=request.data)
         data.is_valid(raise_exception=True)
-        membership = services.set_membership(site=site, **data.validated_data)
+        membership = services.set_membership(site=site, actor=request.user, **data.validated_data)
         return Response(MembershipOutput(membership).data)

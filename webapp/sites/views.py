@@ -107,7 +107,7 @@ def add_member(request: HttpRequest, slug: str) -> HttpResponse:
     form = MemberForm(request.POST)
     if form.is_valid():
         try:
-            membership = services.set_membership(site=site, **form.cleaned_data)
+            membership = services.set_membership(site=site, actor=request.user, **form.cleaned_data)
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
@@ -126,7 +126,7 @@ def video_settings(request: HttpRequest, slug: str) -> HttpResponse:
     form = VideoSettingsForm(request.POST)
     if form.is_valid():
         try:
-            services.update_site_settings(site=site, **form.cleaned_data)
+            services.update_site_settings(site=site, actor=request.user, **form.cleaned_data)
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
