@@ -216,6 +216,9 @@ def test_reviews_and_member_changes_are_audited(api, scored):
     api("admin").post("/api/sites/park/members/", {"username": "outsider", "role": "viewer"})
     api("admin").post("/api/sites/park/members/", {"username": "outsider", "role": "uploader"})
     api("admin").patch("/api/sites/park/", {"segment_max_gap": 4}, format="json")
+    assert api("uploader").delete("/api/sites/park/members/outsider/").status_code == 403
+    assert api("admin").delete("/api/sites/park/members/outsider/").status_code == 204
+    assert api("admin").delete("/api/sites/park/members/outsider/").status_code == 400
     log = api("admin").get("/api/sites/park/audit/").json()["results"]
     by_action = {e["action"]: e for e in log}
     assert by_action["review_reject"]["actor"] == "reviewer"
@@ -223,6 +226,7 @@ def test_reviews_and_member_changes_are_audited(api, scored):
     assert "added outsider as viewer" in by_action["member_added"]["summary"]
     assert "from viewer to uploader" in by_action["member_changed"]["summary"]
     assert "segment_max_gap" in by_action["settings_changed"]["summary"]
+    assert by_action["member_removed"]["summary"] == "removed outsider (uploader)"
     assert by_action["training_succeeded"]["actor"] == ""
     only = api("admin").get("/api/sites/park/audit/?action=review_reject").json()
     assert only["count"] == 1

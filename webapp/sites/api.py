@@ -168,6 +168,15 @@ class MembershipView(APIView):
         return Response(MembershipOutput(membership).data)
 
 
+class MemberDetailView(APIView):
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, slug: str, username: str) -> Response:
+        """Remove a member from the site (admins)."""
+        site = access_site(request.user, slug, Capability.MANAGE)
+        services.remove_membership(site=site, username=username, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 class AuditEntryOutput(serializers.ModelSerializer):
     actor = serializers.CharField(source="actor_name", help_text="empty: the system (a worker)")
 
