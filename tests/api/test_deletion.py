@@ -10,6 +10,7 @@ from tests.api.test_versions_and_review import train, upload
 from tests.factories import normal_images, odd_images
 from webapp.assets.models import Asset, Upload
 from webapp.detectors.models import DetectorVersion, JobStatus
+from webapp.objects.models import Box, ObjectClass
 from webapp.review.models import Flag, FlagStatus, Score
 from webapp.sites import deletion
 from webapp.sites.models import AuditEntry, Site
@@ -189,6 +190,9 @@ def test_running_jobs_refuse_the_deletion(api, scored):
 def test_site_deletion_needs_the_slug_and_takes_everything(
     api, scored, users, django_capture_on_commit_callbacks
 ):
+    insect = ObjectClass.objects.create(site_id=Site.objects.get(slug="park").pk, name="insect",
+                                        colour="#aa0000")  # fmt: skip
+    Box.objects.create(asset=Asset.objects.first(), object_class=insect, x=1, y=1, w=4, h=4)
     files = stored_paths(list(Asset.objects.values_list("pk", flat=True)))
     files.append(DetectorVersion.objects.get(pk=scored["version"]["id"]).artefact.name)
     refused = api("admin").delete("/api/sites/park/")
@@ -203,6 +207,7 @@ def test_site_deletion_needs_the_slug_and_takes_everything(
     assert not Site.objects.filter(slug="park").exists()
     assert not Asset.objects.exists() and not Flag.objects.exists()
     assert not DetectorVersion.objects.exists()
+    assert not Box.objects.exists() and not ObjectClass.objects.exists()
     assert not any(default_storage.exists(name) for name in files)
     entry = AuditEntry.objects.get(action="deletion", object_type="site")
     assert entry.site is None and entry.site_slug == "park"
