@@ -20,7 +20,14 @@ api_patterns = [
     path("sites/", sites_api.SiteListCreateView.as_view(), name="api-sites"),
     path("sites/<slug:slug>/", sites_api.SiteDetailView.as_view(), name="api-site"),
     path("sites/<slug:slug>/members/", sites_api.MembershipView.as_view(), name="api-members"),
+    path(
+        "sites/<slug:slug>/members/<str:username>/",
+        sites_api.MemberDetailView.as_view(),
+        name="api-member",
+    ),
     path("sites/<slug:slug>/uploads/", assets_api.UploadCreateView.as_view(), name="api-uploads"),
+    path("sites/<slug:slug>/audit/", sites_api.AuditLogView.as_view(), name="api-site-audit"),
+    path("uploads/<int:upload_id>/", assets_api.UploadDetailView.as_view(), name="api-upload"),
     path("sites/<slug:slug>/assets/", assets_api.AssetListView.as_view(), name="api-assets"),
     path(
         "sites/<slug:slug>/versions/",

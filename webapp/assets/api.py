@@ -25,11 +25,18 @@ from rest_framework.views import APIView
 
 from webapp.assets import renditions, selectors, services, video_services
 from webapp.assets.image_validation import InvalidImage
-from webapp.assets.models import Asset, MediaType, Purpose, Video
+from webapp.assets.models import Asset, MediaType, Purpose, Upload, Video
 from webapp.assets.video_validation import InvalidVideo
 from webapp.review.models import FlagStatus
+from webapp.sites import deletion
 from webapp.sites.access import access_site, access_site_object
 from webapp.sites.roles import Capability
+
+
+class DeletedOutput(serializers.Serializer):
+    """What a deletion took with it (counts)."""
+
+    deleted = serializers.DictField(child=serializers.IntegerField())
 
 
 class VideoOutput(serializers.ModelSerializer):
@@ -270,6 +277,51 @@ class AssetDetailView(APIView):
         if "label" in data.validated_data:
             asset = services.set_asset_label(asset=asset, label=data.validated_data["label"])
         return Response(AssetOutput(asset).data)
+
+    @extend_schema(responses=DeletedOutput)
+    def delete(self, request: Request, asset_id: int) -> Response:
+        """Delete the asset (a video with its frames), its files, scores, flags and reviews.
+
+        Uploaders and admins; 409 while a job is running on it.
+        """
+        asset = accessible_asset(request, asset_id, Capability.UPLOAD)
+        impact = deletion.delete_asset(asset=asset, actor=request.user)
+        return Response({"deleted": impact.as_dict()})
+
+
+class UploadDetailOutput(serializers.ModelSerializer):
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    site = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    assets = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Upload
+        fields = ["id", "site", "purpose", "created_by", "created_at", "rejected", "assets"]
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_assets(self, upload: Upload) -> list[dict[str, Any]]:
+        """Its images and videos (a video's frames are listed on the video)."""
+        rows = selectors.assets_of_upload(upload).values("id", "filename", "media_type")
+        return list(rows)
+
+
+class UploadDetailView(APIView):
+    """One upload: what was stored and refused; uploaders and admins may delete it."""
+
+    def _upload(self, request: Request, upload_id: int, capability: Capability) -> Upload:
+        upload = Upload.objects.select_related("site", "created_by").filter(pk=upload_id).first()
+        return access_site_object(request.user, upload, capability, name=f"Upload {upload_id}")
+
+    @extend_schema(responses=UploadDetailOutput)
+    def get(self, request: Request, upload_id: int) -> Response:
+        return Response(UploadDetailOutput(self._upload(request, upload_id, Capability.VIEW)).data)
+
+    @extend_schema(responses=DeletedOutput)
+    def delete(self, request: Request, upload_id: int) -> Response:
+        """Delete the upload and every asset in it, as ``DELETE /api/assets/{id}/`` each."""
+        upload = self._upload(request, upload_id, Capability.UPLOAD)
+        impact = deletion.delete_upload(upload=upload, actor=request.user)
+        return Response({"deleted": impact.as_dict()})
 
 
 class AssetImageView(APIView):

@@ -66,6 +66,11 @@ def uploads_of(site: Site) -> QuerySet[Upload]:
     return Upload.objects.filter(site=site).order_by("-id")
 
 
+def assets_of_upload(upload: Upload) -> QuerySet[Asset]:
+    """An upload's images and videos, without the frames extracted from its videos."""
+    return upload.assets.exclude(media_type=MediaType.FRAME).order_by("id")
+
+
 def recent_uploads(site: Site, limit: int = 10) -> list[Upload]:
     """The latest uploads of a site, each with ``n_assets`` (how many files were stored;
     a video counts once, not once per extracted frame)."""

@@ -26,7 +26,8 @@ from webapp.assets.image_validation import InvalidImage, sha256_hex, validate_im
 from webapp.assets.models import Asset, MediaType, Purpose, Upload
 from webapp.assets.selectors import companion_asset, name_key
 from webapp.assets.video_validation import InvalidVideo
-from webapp.sites.models import Site
+from webapp.sites import audit
+from webapp.sites.models import AuditAction, Site
 
 logger = logging.getLogger(__name__)
 
@@ -213,6 +214,21 @@ def create_upload(
         raise ValidationError({"files": f"None of the files could be stored. {details}"})
     upload.rejected = rejected
     upload.save(update_fields=["rejected"])
+    audit.record(
+        site=site,
+        actor=user,
+        action=AuditAction.UPLOAD,
+        object_type="upload",
+        object_id=upload.pk,
+        summary=f"uploaded {len(assets)} files for {purpose} ({len(rejected)} refused)",
+        details={
+            "purpose": purpose,
+            "stored": len(assets),
+            "rejected": len(rejected),
+            "masked": len(masked),
+            "filenames": [a.filename for a in assets[:50]],
+        },
+    )
     images = [asset for asset in assets if asset.media_type == MediaType.IMAGE]
     if purpose == Purpose.SCORE and site.active_version_id and images:
         from webapp.detectors.services import request_scoring

@@ -7,12 +7,15 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from webapp.assets import selectors, services
 from webapp.assets.api import incoming_files
-from webapp.assets.models import Asset, MediaType, Purpose
+from webapp.assets.models import Asset, MediaType, Purpose, Upload
+from webapp.pages.confirm import confirm_delete
 from webapp.pages.forms import LabelForm, UploadForm, add_service_errors
+from webapp.sites import deletion
 from webapp.sites.access import access_site, access_site_object, can, check_capability
 from webapp.sites.roles import Capability
 
@@ -74,6 +77,7 @@ def asset_detail(request: HttpRequest, asset_id: int) -> HttpResponse:
         "asset": asset,
         "form": form,
         "can_label": can_label,
+        "can_delete": can_label,
         "scores": selectors.scores_of(asset),
     }
     return render(request, "assets/asset_detail.html", context)
@@ -102,6 +106,49 @@ def _video_detail(request: HttpRequest, asset: Asset) -> HttpResponse:
         "selected_version": selected,
         "preview_width": round(asset.width * scale) if asset.width >= asset.height else None,
         "can_review": can(request.user, asset.site, Capability.REVIEW),
+        "can_delete": can(request.user, asset.site, Capability.UPLOAD),
         "pending_segments": asset.segment_flags.filter(status=FlagStatus.PENDING).exists(),
     }
     return render(request, "assets/video_detail.html", context)
+
+
+_KEPT_IN_MANIFESTS = (
+    "Versions that trained on or were evaluated against these images keep their ids in "
+    "their manifest (history); their models are not changed."
+)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def delete_asset(request: HttpRequest, asset_id: int) -> HttpResponse:
+    """Confirm, then delete one asset (uploaders and admins)."""
+    asset = selectors.asset_with_site(asset_id)
+    access_site_object(request.user, asset, Capability.UPLOAD, name=f"Asset {asset_id}")
+    return confirm_delete(
+        request,
+        site=asset.site,
+        what=f"{asset.get_media_type_display().lower()} {asset.filename}",
+        impact=deletion.asset_impact(asset),
+        delete=lambda _: deletion.delete_asset(asset=asset, actor=request.user),
+        cancel_url=reverse("asset-detail", args=[asset.pk]),
+        done_url=reverse("site-detail", args=[asset.site.slug]),
+        note=_KEPT_IN_MANIFESTS,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def delete_upload(request: HttpRequest, upload_id: int) -> HttpResponse:
+    """Confirm, then delete an upload with all its assets (uploaders and admins)."""
+    upload = Upload.objects.select_related("site").filter(pk=upload_id).first()
+    access_site_object(request.user, upload, Capability.UPLOAD, name=f"Upload {upload_id}")
+    return confirm_delete(
+        request,
+        site=upload.site,
+        what=f"{upload.purpose} upload #{upload.pk}",
+        impact=deletion.upload_impact(upload),
+        delete=lambda _: deletion.delete_upload(upload=upload, actor=request.user),
+        cancel_url=reverse("site-detail", args=[upload.site.slug]),
+        done_url=reverse("site-detail", args=[upload.site.slug]),
+        note=_KEPT_IN_MANIFESTS,
+    )

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from webapp.detectors import selectors, services
 from webapp.detectors.models import DetectorVersion, ScoringJob, ThresholdMethod
+from webapp.sites import deletion
 from webapp.sites.access import access_site, access_site_object
 from webapp.sites.roles import Capability
 
@@ -117,6 +118,21 @@ class VersionDetailView(APIView):
             VersionOutput(accessible_version(request, version_id, Capability.VIEW)).data
         )
 
+    @extend_schema(
+        responses=inline_serializer(
+            "VersionDeleted", {"deleted": serializers.DictField(child=serializers.IntegerField())}
+        )
+    )
+    def delete(self, request: Request, version_id: int) -> Response:
+        """Delete the version, its artefact, scores and flags (admins).
+
+        409 for the site's active version (activate another first) and while it trains
+        or scores.
+        """
+        version = accessible_version(request, version_id, Capability.MANAGE)
+        impact = deletion.delete_version(version=version, actor=request.user)
+        return Response({"deleted": impact.as_dict()})
+
 
 class VersionManifestView(APIView):
     """Which assets the version was fitted on, calibrated on and evaluated against."""
@@ -155,7 +171,7 @@ class VersionActivateView(APIView):
     def post(self, request: Request, version_id: int) -> Response:
         """Make this version score the site's uploads (also how to roll back)."""
         version = accessible_version(request, version_id, Capability.MANAGE)
-        version = services.activate_version(version=version)
+        version = services.activate_version(version=version, actor=request.user)
         return Response(VersionOutput(version).data)
 
 

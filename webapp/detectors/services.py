@@ -62,7 +62,8 @@ from webapp.objects.selectors import count_boxes, labelled_boxes
 from webapp.objects.services import describe_detections
 from webapp.review.selectors import confirmed_anomalies, normal_training_assets
 from webapp.review.services import flag_segments, record_scores
-from webapp.sites.models import Site
+from webapp.sites import audit
+from webapp.sites.models import AuditAction, Site
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +127,15 @@ def request_training(
             target_fpr=target_fpr,
             fixed_threshold=fixed_threshold,
             created_by=user,
+        )
+        audit.record(
+            site=site,
+            actor=user,
+            action=AuditAction.TRAINING_REQUESTED,
+            object_type="version",
+            object_id=version.pk,
+            summary=f"requested training of version {number} ({kind})",
+            details={"number": number, "kind": kind, "params": version.params},
         )
         transaction.on_commit(lambda: _enqueue_training(version))
     return version
@@ -208,9 +218,21 @@ def run_training(*, version_id: int) -> None:
 
 def record_training_failure(version_id: int, reason: str) -> None:
     """Mark a training failed with the reason users see; the site's active version stays."""
-    DetectorVersion.objects.filter(
-        pk=version_id, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
-    ).update(status=JobStatus.FAILED, error=reason[:5000], finished_at=timezone.now())
+    with transaction.atomic():
+        failed = DetectorVersion.objects.filter(
+            pk=version_id, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
+        ).update(status=JobStatus.FAILED, error=reason[:5000], finished_at=timezone.now())
+        version = DetectorVersion.objects.select_related("site").filter(pk=version_id).first()
+        if failed and version is not None:
+            audit.record(
+                site=version.site,
+                actor=None,
+                action=AuditAction.TRAINING_FAILED,
+                object_type="version",
+                object_id=version_id,
+                summary=f"training of version {version.number} failed: {reason[:300]}",
+                details={"number": version.number, "kind": version.kind},
+            )
 
 
 def _train_claimed(version_id: int) -> None:
@@ -303,6 +325,16 @@ def _train_claimed(version_id: int) -> None:
             progress=1.0,
             progress_message="done",
             finished_at=timezone.now(),
+        )
+        audit.record(
+            site=site,
+            actor=None,
+            action=AuditAction.TRAINING_SUCCEEDED,
+            object_type="version",
+            object_id=version_id,
+            summary=f"version {version.number} ({version.kind}) trained, threshold "
+            f"{float(outcome.threshold):.4g}",
+            details={"number": version.number, "kind": version.kind, "fit": len(manifest["fit"])},
         )
         site = Site.objects.select_for_update().get(pk=site.pk)
         if site.active_version_id is None:
@@ -434,10 +466,13 @@ def _jsonable(value: Any) -> Any:
 
 
 @transaction.atomic
-def activate_version(*, version: DetectorVersion) -> DetectorVersion:
+def activate_version(
+    *, version: DetectorVersion, actor: AbstractBaseUser | None = None
+) -> DetectorVersion:
     """Make ``version`` the one that scores the site's uploads (also a rollback).
 
-    Score assets it has not scored yet are queued for scoring.
+    Score assets it has not scored yet are queued for scoring. ``actor`` None: the first
+    version that succeeds, activated by the worker.
     """
     if version.status != JobStatus.SUCCEEDED:
         raise Conflict(
@@ -445,8 +480,18 @@ def activate_version(*, version: DetectorVersion) -> DetectorVersion:
             "activated."
         )
     site = Site.objects.select_for_update().get(pk=version.site_id)
+    previous = site.active_version_id
     site.active_version = version
     site.save(update_fields=["active_version"])
+    audit.record(
+        site=site,
+        actor=actor,
+        action=AuditAction.ACTIVATION,
+        object_type="version",
+        object_id=version.pk,
+        summary=f"activated version {version.number} ({version.kind})",
+        details={"number": version.number, "previous_version": previous},
+    )
     version.site = site
     unscored = image_assets(site).filter(purpose=Purpose.SCORE).exclude(scores__version=version)
     request_scoring(site=site, version=version, assets=list(unscored.order_by("id")))

@@ -10,7 +10,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
 
 from detection import report
 from webapp.assets import selectors as asset_selectors
@@ -18,7 +19,9 @@ from webapp.common.errors import Conflict
 from webapp.detectors import selectors, services
 from webapp.detectors.models import DetectorVersion, JobStatus
 from webapp.objects.selectors import object_metric_rows
+from webapp.pages.confirm import confirm_delete
 from webapp.pages.forms import TrainForm, add_service_errors
+from webapp.sites import deletion
 from webapp.sites.access import access_site, access_site_object, can
 from webapp.sites.roles import Capability
 from webapp.sites.views import render_site_detail
@@ -84,12 +87,34 @@ def activate_version(request: HttpRequest, version_id: int) -> HttpResponse:
     """Make a version the site's active one (also the way to roll back)."""
     version = _version_for(request, version_id, Capability.MANAGE)
     try:
-        services.activate_version(version=version)
+        services.activate_version(version=version, actor=request.user)
     except Conflict as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, f"Version {version.number} is now active.")
     return redirect("site-detail", slug=version.site.slug)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def delete_version(request: HttpRequest, version_id: int) -> HttpResponse:
+    """Confirm, then delete a version (admins); the active one is refused with the reason."""
+    version = _version_for(request, version_id, Capability.MANAGE)
+    note = (
+        "This is the site's active version: activate another version first."
+        if version.is_active
+        else "The images it scored stay; only its scores and the flags it raised go."
+    )
+    return confirm_delete(
+        request,
+        site=version.site,
+        what=f"version {version.number} ({version.kind})",
+        impact=deletion.version_impact(version),
+        delete=lambda _: deletion.delete_version(version=version, actor=request.user),
+        cancel_url=reverse("version-detail", args=[version.pk]),
+        done_url=reverse("site-detail", args=[version.site.slug]),
+        note=note,
+    )
 
 
 def _display(value: Any) -> str:

@@ -24,6 +24,11 @@ urlpatterns = [
     path("sites/<slug:slug>/", site_views.site_detail, name="site-detail"),
     path("sites/<slug:slug>/members/", site_views.add_member, name="site-add-member"),
     path("sites/<slug:slug>/upload/", asset_views.upload, name="site-upload"),
+    path("sites/<slug:slug>/delete/", site_views.delete_site, name="site-delete"),
+    path("sites/<slug:slug>/audit/", site_views.audit_log, name="site-audit"),
+    path("uploads/<int:upload_id>/delete/", asset_views.delete_upload, name="upload-delete"),
+    path("assets/<int:asset_id>/delete/", asset_views.delete_asset, name="asset-delete"),
+    path("versions/<int:version_id>/delete/", detector_views.delete_version, name="version-delete"),
     path(
         "sites/<slug:slug>/video-settings/",
         site_views.video_settings,

@@ -220,5 +220,5 @@ class FlagUndoView(APIView):
     def post(self, request: Request, flag_id: int) -> Response:
         """Put a reviewed flag back in the queue."""
         accessible_flag(request, flag_id, Capability.REVIEW)
-        services.undo_review(flag_id=flag_id)
+        services.undo_review(flag_id=flag_id, user=request.user)
         return Response(FlagOutput(selectors.flag_with_site(flag_id)).data)

@@ -17,6 +17,8 @@ from webapp.assets.models import Asset, MediaType
 from webapp.common.errors import Conflict
 from webapp.detectors.models import DetectorVersion
 from webapp.review.models import DECISION_STATUS, Decision, Flag, FlagStatus, Score
+from webapp.sites import audit
+from webapp.sites.models import AuditAction
 
 
 @transaction.atomic
@@ -131,6 +133,20 @@ def _store_heatmap(score: Score, heatmap: np.ndarray, threshold: float) -> None:
     Score.objects.filter(pk=score.pk).update(heatmap=score.heatmap.name)
 
 
+def _audit_review(flag: Flag, actor: AbstractBaseUser | None, action: str, verb: str) -> None:
+    asset = flag.video if flag.video_id else flag.score.asset
+    audit.record(
+        site=flag.site,
+        actor=actor,
+        action=action,
+        object_type="flag",
+        object_id=flag.pk,
+        summary=f"{verb} flag {flag.pk} on {asset.filename} (asset {asset.pk})",
+        details={"asset": asset.pk, "filename": asset.filename, "note": flag.note},
+    )
+
+
+@transaction.atomic
 def review_flag(*, flag_id: int, reviewer: AbstractBaseUser, decision: str, note: str = "") -> Flag:
     """Confirm (anomaly) or reject (normal) a pending flag; 409 if it was already reviewed."""
     if decision not in Decision.values:
@@ -143,17 +159,21 @@ def review_flag(*, flag_id: int, reviewer: AbstractBaseUser, decision: str, note
         reviewed_at=timezone.now(),
         note=note.strip(),
     )
-    flag = Flag.objects.select_related("reviewer").get(pk=flag_id)
+    flag = Flag.objects.select_related("reviewer", "site", "score__asset", "video").get(pk=flag_id)
     if not updated:
         raise Conflict(
             f"Flag {flag_id} was already reviewed ({flag.status}"
             f"{' by ' + flag.reviewer.get_username() if flag.reviewer else ''}); "
             "undo that review first to change it."
         )
+    confirm = decision == Decision.CONFIRM
+    action = AuditAction.REVIEW_CONFIRM if confirm else AuditAction.REVIEW_REJECT
+    _audit_review(flag, reviewer, action, "confirmed" if confirm else "rejected")
     return flag
 
 
-def undo_review(*, flag_id: int) -> Flag:
+@transaction.atomic
+def undo_review(*, flag_id: int, user: AbstractBaseUser | None = None) -> Flag:
     """Put a reviewed flag back in the queue; 409 if it is still pending."""
     updated = (
         Flag.objects.filter(pk=flag_id)
@@ -162,4 +182,6 @@ def undo_review(*, flag_id: int) -> Flag:
     )
     if not updated:
         raise Conflict(f"Flag {flag_id} is pending; there is no review to undo.")
-    return Flag.objects.get(pk=flag_id)
+    flag = Flag.objects.select_related("site", "score__asset", "video").get(pk=flag_id)
+    _audit_review(flag, user, AuditAction.REVIEW_UNDO, "undid the review of")
+    return flag

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from webapp.sites.models import Membership, Site
+from webapp.sites.models import AuditEntry, Membership, Site
 
 
 class MembershipInline(admin.TabularInline):
@@ -15,3 +15,18 @@ class SiteAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
     raw_id_fields = ["active_version"]
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """Read-only: the log of what was done, including on sites since deleted."""
+
+    list_display = ["created_at", "site_slug", "actor_name", "action", "summary"]
+    list_filter = ["action"]
+    search_fields = ["site_slug", "actor_name", "summary"]
+
+    def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def, override]
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def, override]
+        return False

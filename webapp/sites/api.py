@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from axes.handlers.proxy import AxesProxyHandler
 from django.contrib.auth.signals import user_logged_in
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
@@ -15,9 +15,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from webapp.common.lockout import lockout_response
-from webapp.sites import selectors, services
+from webapp.sites import deletion, selectors, services
 from webapp.sites.access import access_site, role_on
-from webapp.sites.models import Site
+from webapp.sites.models import AuditAction, AuditEntry, Site
 from webapp.sites.roles import Capability, Role
 
 
@@ -124,8 +124,28 @@ class SiteDetailView(APIView):
         site = access_site(request.user, slug, Capability.MANAGE)
         data = self.SettingsInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        site = services.update_site_settings(site=site, **data.validated_data)
+        site = services.update_site_settings(site=site, actor=request.user, **data.validated_data)
         return Response(SiteOutput(site, context={"request": request}).data)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("confirm", str, description="the site's slug, typed out")],
+        request=inline_serializer("SiteDeleteInput", {"confirm": serializers.CharField()}),
+        responses=inline_serializer(
+            "SiteDeleted", {"deleted": serializers.DictField(child=serializers.IntegerField())}
+        ),
+    )
+    def delete(self, request: Request, slug: str) -> Response:
+        """Delete the site and everything in it, files included (admins).
+
+        Needs the slug as confirmation: ``?confirm=<slug>`` or ``{"confirm": "<slug>"}``;
+        400 without it.
+        """
+        site = access_site(request.user, slug, Capability.MANAGE)
+        confirmation = request.query_params.get("confirm")
+        if confirmation is None and hasattr(request.data, "get"):
+            confirmation = request.data.get("confirm")
+        impact = deletion.delete_site(site=site, actor=request.user, confirmation=confirmation)
+        return Response({"deleted": impact.as_dict()})
 
 
 class MembershipOutput(serializers.Serializer):
@@ -150,5 +170,50 @@ class MembershipView(APIView):
         site = access_site(request.user, slug, Capability.MANAGE)
         data = self.MembershipInput(data=request.data)
         data.is_valid(raise_exception=True)
-        membership = services.set_membership(site=site, **data.validated_data)
+        membership = services.set_membership(site=site, actor=request.user, **data.validated_data)
         return Response(MembershipOutput(membership).data)
+
+
+class MemberDetailView(APIView):
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, slug: str, username: str) -> Response:
+        """Remove a member from the site (admins)."""
+        site = access_site(request.user, slug, Capability.MANAGE)
+        services.remove_membership(site=site, username=username, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AuditEntryOutput(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor_name", help_text="empty: the system (a worker)")
+
+    class Meta:
+        model = AuditEntry
+        fields = [
+            "id",
+            "created_at",
+            "actor",
+            "action",
+            "object_type",
+            "object_id",
+            "summary",
+            "details",
+        ]
+
+
+class AuditLogView(generics.ListAPIView):
+    """Who did what on the site, newest first (admins); ``?action=`` filters."""
+
+    serializer_class = AuditEntryOutput
+
+    @extend_schema(parameters=[OpenApiParameter("action", str, enum=AuditAction.values)])
+    def get(self, request: Request, *args: object, **kwargs: object) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        site = access_site(self.request.user, self.kwargs["slug"], Capability.MANAGE)
+        action = self.request.query_params.get("action") or None
+        if action and action not in AuditAction.values:
+            raise serializers.ValidationError(
+                {"action": [f"unknown action '{action}'; one of {', '.join(AuditAction.values)}."]}
+            )
+        return selectors.audit_log_of(site, action=action)

@@ -57,3 +57,50 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} is {self.role} of {self.site}"
+
+
+class AuditAction(models.TextChoices):
+    UPLOAD = "upload", "Upload"
+    TRAINING_REQUESTED = "training_requested", "Training requested"
+    TRAINING_SUCCEEDED = "training_succeeded", "Training finished"
+    TRAINING_FAILED = "training_failed", "Training failed"
+    ACTIVATION = "activation", "Version activated"
+    REVIEW_CONFIRM = "review_confirm", "Flag confirmed"
+    REVIEW_REJECT = "review_reject", "Flag rejected"
+    REVIEW_UNDO = "review_undo", "Review undone"
+    DELETION = "deletion", "Deletion"
+    MEMBER_ADDED = "member_added", "Member added"
+    MEMBER_CHANGED = "member_changed", "Member role changed"
+    MEMBER_REMOVED = "member_removed", "Member removed"
+    SETTINGS_CHANGED = "settings_changed", "Settings changed"
+
+
+class AuditEntry(models.Model):
+    """Who did what on a site, kept as plain text and ids so it outlives what it describes.
+
+    ``site`` is nullable and set to NULL when the site is deleted (``site_slug`` keeps its
+    name), so the record of a site's deletion survives it (visible in Django's admin);
+    ``actor`` is NULL for the worker (training results) and for users since deleted.
+    """
+
+    site = models.ForeignKey(
+        Site, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_entries"
+    )
+    site_slug = models.CharField(max_length=64)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_name = models.CharField(max_length=150, blank=True, help_text="Empty: the system.")
+    action = models.CharField(max_length=32, choices=AuditAction.choices, db_index=True)
+    object_type = models.CharField(max_length=32)
+    object_id = models.CharField(max_length=64, blank=True)
+    summary = models.CharField(max_length=500)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["site", "action"])]
+
+    def __str__(self) -> str:
+        return f"{self.site_slug}: {self.summary}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import CharField, OuterRef, QuerySet, Subquery, Value
 
 from webapp.sites.access import UserLike
-from webapp.sites.models import Membership, Site
+from webapp.sites.models import AuditEntry, Membership, Site
 from webapp.sites.roles import Role
 
 
@@ -26,3 +26,9 @@ def sites_for(user: UserLike) -> QuerySet[Site]:
 
 def memberships_of(site: Site) -> QuerySet[Membership]:
     return Membership.objects.filter(site=site).select_related("user").order_by("user__username")
+
+
+def audit_log_of(site: Site, *, action: str | None = None) -> QuerySet[AuditEntry]:
+    """The site's audit entries, newest first, optionally of one action."""
+    entries = AuditEntry.objects.filter(site=site).order_by("-created_at", "-id")
+    return entries.filter(action=action) if action else entries

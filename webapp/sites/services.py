@@ -7,7 +7,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from webapp.sites.models import Membership, Site
+from webapp.sites import audit
+from webapp.sites.models import AuditAction, Membership, Site
 from webapp.sites.roles import Role
 
 
@@ -26,7 +27,9 @@ def create_site(*, creator: AbstractBaseUser, slug: str, name: str, description:
 
 
 @transaction.atomic
-def set_membership(*, site: Site, username: str, role: str) -> Membership:
+def set_membership(
+    *, site: Site, username: str, role: str, actor: AbstractBaseUser | None = None
+) -> Membership:
     """Give ``username`` ``role`` on ``site`` (adds or changes the membership)."""
     if role not in Role.values:
         raise ValidationError(
@@ -35,24 +38,49 @@ def set_membership(*, site: Site, username: str, role: str) -> Membership:
     user = get_user_model().objects.filter(username=username).first()
     if user is None:
         raise ValidationError({"username": f"No user named '{username}'."})
-    membership, _ = Membership.objects.update_or_create(
+    before = Membership.objects.filter(site=site, user=user).values_list("role", flat=True).first()
+    membership, created = Membership.objects.update_or_create(
         site=site, user=user, defaults={"role": role}
     )
+    if created or before != role:
+        audit.record(
+            site=site,
+            actor=actor,
+            action=AuditAction.MEMBER_ADDED if created else AuditAction.MEMBER_CHANGED,
+            object_type="member",
+            object_id=user.pk,
+            summary=f"added {username} as {role}"
+            if created
+            else f"changed {username} from {before} to {role}",
+            details={"username": username, "role": role, "previous_role": before},
+        )
     return membership
 
 
 @transaction.atomic
-def remove_membership(*, site: Site, username: str) -> None:
-    deleted, _ = Membership.objects.filter(site=site, user__username=username).delete()
-    if not deleted:
+def remove_membership(*, site: Site, username: str, actor: AbstractBaseUser | None = None) -> None:
+    membership = Membership.objects.filter(site=site, user__username=username).first()
+    if membership is None:
         raise ValidationError({"username": f"'{username}' is not a member of '{site.slug}'."})
+    membership.delete()
+    audit.record(
+        site=site,
+        actor=actor,
+        action=AuditAction.MEMBER_REMOVED,
+        object_type="member",
+        object_id=membership.user_id,
+        summary=f"removed {username} ({membership.role})",
+        details={"username": username, "role": membership.role},
+    )
 
 
 _SETTINGS = ("name", "description", "video_sample_fps", "segment_min_length", "segment_max_gap")
 
 
 @transaction.atomic
-def update_site_settings(*, site: Site, **changes: object) -> Site:
+def update_site_settings(
+    *, site: Site, actor: AbstractBaseUser | None = None, **changes: object
+) -> Site:
     """Change some of a site's settings.
 
     ``video_sample_fps`` (frames kept per second, 0 = all) applies to videos uploaded from
@@ -64,7 +92,20 @@ def update_site_settings(*, site: Site, **changes: object) -> Site:
     fps = changes.get("video_sample_fps")
     if fps is not None and (float(fps) < 0 or float(fps) > 1000):  # type: ignore[arg-type]
         raise ValidationError({"video_sample_fps": "between 0 (every frame) and 1000"})
+    before = {name: getattr(site, name) for name in changes}
     for name, value in changes.items():
         setattr(site, name, value)
     site.save(update_fields=list(changes) or None)
+    changed = {n: [before[n], v] for n, v in changes.items() if before[n] != v}
+    if changed:
+        audit.record(
+            site=site,
+            actor=actor,
+            action=AuditAction.SETTINGS_CHANGED,
+            object_type="site",
+            object_id=site.slug,
+            summary="changed "
+            + ", ".join(f"{n} from {o!r} to {v!r}" for n, (o, v) in changed.items()),
+            details={"changes": changed},
+        )
     return site

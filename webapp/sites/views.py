@@ -7,13 +7,16 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from webapp.assets import selectors as asset_selectors
 from webapp.detectors import selectors as detector_selectors
 from webapp.detectors.models import JobStatus
+from webapp.pages.confirm import confirm_delete
 from webapp.pages.forms import (
     MemberForm,
     SiteCreateForm,
@@ -22,9 +25,9 @@ from webapp.pages.forms import (
     add_service_errors,
 )
 from webapp.review import selectors as review_selectors
-from webapp.sites import selectors, services
+from webapp.sites import deletion, selectors, services
 from webapp.sites.access import access_site, can, role_on
-from webapp.sites.models import Site
+from webapp.sites.models import AuditAction, Site
 from webapp.sites.roles import Capability
 
 ACTIVE_JOB_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
@@ -107,7 +110,7 @@ def add_member(request: HttpRequest, slug: str) -> HttpResponse:
     form = MemberForm(request.POST)
     if form.is_valid():
         try:
-            membership = services.set_membership(site=site, **form.cleaned_data)
+            membership = services.set_membership(site=site, actor=request.user, **form.cleaned_data)
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
@@ -126,10 +129,45 @@ def video_settings(request: HttpRequest, slug: str) -> HttpResponse:
     form = VideoSettingsForm(request.POST)
     if form.is_valid():
         try:
-            services.update_site_settings(site=site, **form.cleaned_data)
+            services.update_site_settings(site=site, actor=request.user, **form.cleaned_data)
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
             messages.success(request, "Video settings saved.")
             return redirect("site-detail", slug=site.slug)
     return render_site_detail(request, site, video_form=form)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def delete_site(request: HttpRequest, slug: str) -> HttpResponse:
+    """Confirm by typing the slug, then delete the site and everything in it (admins)."""
+    site = access_site(request.user, slug, Capability.MANAGE)
+    return confirm_delete(
+        request,
+        site=site,
+        what=f"site {site.name}",
+        impact=deletion.site_impact(site),
+        delete=lambda typed: deletion.delete_site(
+            site=site, actor=request.user, confirmation=typed
+        ),
+        cancel_url=reverse("site-detail", args=[site.slug]),
+        done_url=reverse("site-list"),
+        note="Every upload, image, video, version, flag, class and membership of the site "
+        "goes, files included.",
+        type_slug=True,
+    )
+
+
+@login_required
+def audit_log(request: HttpRequest, slug: str) -> HttpResponse:
+    """Who did what on the site, newest first, 50 a page (admins)."""
+    site = access_site(request.user, slug, Capability.MANAGE)
+    action = request.GET.get("action") or None
+    if action not in AuditAction.values:
+        action = None
+    page = Paginator(selectors.audit_log_of(site, action=action), 50).get_page(
+        request.GET.get("page")
+    )
+    context = {"site": site, "page": page, "action": action, "actions": AuditAction.choices}
+    return render(request, "sites/audit_log.html", context)
