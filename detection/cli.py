@@ -16,12 +16,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from detection.base import DetectorError
 from detection.coco import load_coco
-from detection.images import list_images, read_image
-from detection.metrics import evaluate
+from detection.images import list_images, mask_beside, read_image
+from detection.metrics import evaluate, pixel_auroc, shrink_mask
 from detection.object_metrics import object_metrics
 from detection.objects import DetectedBox, LabelledBox, flag_boxes
 from detection.registry import available_kinds, detector_class, load_detector
@@ -29,8 +30,10 @@ from detection.segments import find_segments
 from detection.training import (
     CALIBRATIONS,
     DEFAULT_FOLDS,
+    PIXEL_SIDE,
     fit_and_calibrate,
     fit_and_calibrate_clips,
+    score_in_chunks,
 )
 from detection.video_io import VIDEO_SUFFIXES, iter_frames, probe_video, read_frame_truth
 from detection.video_metrics import labels_from_truth, video_metrics
@@ -460,17 +463,57 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         )
     normal = _images_in(args.normal)
     anomalous = _images_in(args.anomalous)
-    scores = detector.score(_load(normal) + _load(anomalous)).scores
+    scores, heatmaps = score_in_chunks(
+        detector, _load(normal) + _load(anomalous), keep_heatmaps=True
+    )
     labels = np.array([0] * len(normal) + [1] * len(anomalous))
     metrics = evaluate(scores, labels, threshold)
+    metrics["per_folder_auroc"] = _per_folder_auroc(normal, anomalous, scores, threshold)
+    metrics["pixel_auroc"] = _pixel_auroc_beside(normal + anomalous, heatmaps)
     if args.json:
         print(json.dumps(metrics))
         return 0
     print(f"{len(normal)} normal, {len(anomalous)} anomalous images; threshold {threshold:.6f}")
-    for key in ("auroc", "average_precision", "f1", "precision", "recall"):
+    for key in ("pixel_auroc", "auroc", "average_precision", "f1", "precision", "recall"):
         value = metrics[key]
         print(f"{key}: {'n/a' if value is None else f'{value:.4f}'}")
+    for folder, value in metrics["per_folder_auroc"].items():
+        print(f"auroc {folder}: {'n/a' if value is None else f'{value:.4f}'}")
     return 0
+
+
+def _per_folder_auroc(
+    normal: list[Path], anomalous: list[Path], scores: Any, threshold: float
+) -> dict[str, float | None]:
+    """Each anomalous folder against all the normal images: which defect kinds it misses."""
+    normal_scores = scores[: len(normal)]
+    folders: dict[str, list[float]] = {}
+    for path, score in zip(anomalous, scores[len(normal) :], strict=True):
+        folders.setdefault(path.parent.name, []).append(float(score))
+    out = {}
+    for folder, found in sorted(folders.items()):
+        both = np.concatenate([normal_scores, found])
+        truth = np.r_[np.zeros(len(normal_scores)), np.ones(len(found))]
+        out[folder] = evaluate(both, truth, threshold)["auroc"]
+    return out
+
+
+def _pixel_auroc_beside(paths: list[Path], heatmaps: list[Any] | None) -> float | None:
+    """Pixel AUROC over images whose mask lies beside them (NAME_mask.png or NAME.png)."""
+    if heatmaps is None:
+        return None
+    pairs = []
+    for path, heatmap in zip(paths, heatmaps, strict=True):
+        mask_path = mask_beside(path)
+        if mask_path is None:
+            continue
+        mask = shrink_mask(cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE), PIXEL_SIDE)
+        if mask.shape != heatmap.shape:  # both shrunk from the same size: rounding only
+            mask = cv2.resize(mask, heatmap.shape[::-1], interpolation=cv2.INTER_NEAREST)
+        pairs.append((heatmap, mask))
+    if not any(mask.any() for _, mask in pairs):
+        return None
+    return pixel_auroc([h for h, _ in pairs], [m for _, m in pairs])
 
 
 def cmd_weights(args: argparse.Namespace) -> int:

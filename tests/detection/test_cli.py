@@ -63,17 +63,69 @@ def test_train_then_score_flags_the_odd_image(tmp_path: Path) -> None:
     )
     assert evaluated.returncode == 0, evaluated.stderr
     lines = evaluated.stdout.strip().splitlines()
-    assert lines[-5:] == [
+    assert lines[-7:] == [
+        "pixel_auroc: n/a",  # the histogram kind makes no heatmaps
         "auroc: 1.0000",
         "average_precision: 1.0000",
         "f1: 1.0000",
         "precision: 1.0000",
         "recall: 1.0000",
+        f"auroc {odd.parent.name}: 1.0000",
     ]
     as_json = _cli(
         "evaluate", "--model", str(model), "--normal", str(fresh), "--anomalous", str(odd), "--json"
     )
     assert json.loads(as_json.stdout)["tp"] == 1
+
+
+def test_evaluate_reports_pixel_auroc_from_masks_beside_and_auroc_per_folder(
+    tmp_path: Path,
+) -> None:
+    import numpy as np
+
+    normal = tmp_path / "good"
+    normal.mkdir()
+    for i in range(10):
+        cv2.imwrite(str(normal / f"g{i}.png"), green_texture(i))
+    for folder, colour in (("stain", (200, 40, 220)), ("ash", (128, 128, 128))):
+        (tmp_path / folder).mkdir()
+        for i in range(2):
+            image = green_texture(50 + i).copy()
+            image[20:36, 20:36] = colour
+            mask = np.zeros(image.shape[:2], np.uint8)
+            mask[20:36, 20:36] = 255
+            cv2.imwrite(str(tmp_path / folder / f"d{i}.jpg"), image)
+            cv2.imwrite(str(tmp_path / folder / f"d{i}.png"), mask)  # magnetic-tile's layout
+    model = tmp_path / "knn.zip"
+    params = '{"image_size": 64, "device": "cpu"}'
+    trained = _cli(
+        "train",
+        "--data",
+        str(normal),
+        "--kind",
+        "deep_knn",
+        "--params",
+        params,
+        "--out",
+        str(model),
+    )
+    assert trained.returncode == 0, trained.stderr
+    evaluated = _cli(
+        "evaluate",
+        "--model",
+        str(model),
+        "--normal",
+        str(normal),
+        "--anomalous",
+        str(tmp_path / "stain"),
+        str(tmp_path / "ash"),
+        "--json",
+    )
+    assert evaluated.returncode == 0, evaluated.stderr
+    metrics = json.loads(evaluated.stdout)
+    assert metrics["n_anomalous"] == 4  # the masks were not taken for photos
+    assert set(metrics["per_folder_auroc"]) == {"stain", "ash"}
+    assert metrics["pixel_auroc"] > 0.8
 
 
 def test_errors_are_reported_without_a_traceback(tmp_path: Path) -> None:
