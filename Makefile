@@ -1,5 +1,5 @@
 # One entry point: `make run`, `make test`, `make lint`, `make bench`.
-.PHONY: run test lint format bench bench-video check
+.PHONY: run test lint format bench bench-video bench-real-clips check
 
 run:            ## set up and run web server + worker on the embedded default
 	scripts/run.sh
@@ -18,3 +18,6 @@ bench:          ## accuracy and speed tables on ../shared/datasets
 
 bench-video:    ## the video kinds on UCSD Ped2 only
 	scripts/bootstrap.sh && .venv/bin/python -m benchmarks.ucsd_ped2
+
+bench-real-clips: ## the video kinds on a real clip with derived truth (../shared/datasets/videos)
+	scripts/bootstrap.sh && .venv/bin/python -m benchmarks.real_clips
