@@ -10,8 +10,11 @@ video only, it rebuilds what it saw often (people walking) and fails on what it 
 What makes it score well beyond the paper's recipe (each choice is general, not tuned to one
 site; trials in ``benchmarks/README.md``):
 
-* a *motion channel* beside the grey one (``|frame - previous frame|``): an abnormal
-  object is often abnormal by its speed, which a single grey channel only shows weakly;
+* a *motion channel* beside the grey one: an abnormal object is often abnormal by its
+  speed, which a single grey channel only shows weakly. By default it is the optical-flow
+  speed, measured on frames ``flow_width`` (160) px wide and averaged down, because flow
+  at the network's 96 px cannot tell a bike from a walker; ``motion="difference"`` uses
+  ``|frame - previous frame|`` instead (faster to prepare, weaker);
 * the error is pooled per *region* (``region`` pixels square) and divided by that region's
   99th-percentile error on the normal training frames (:class:`RegionNormaliser`); the
   frame's score is its worst region, because anomalies are small objects and a whole-frame
@@ -91,7 +94,7 @@ class VideoAutoencoderParams(Params):
     #: Frames between the starts of training cubes, and of scoring cubes.
     train_stride: int = 2
     score_stride: int = 4
-    #: Add the |frame difference| channel to the grey one.
+    #: Add the motion channel (``motion``) to the grey one.
     motion_channel: bool = True
     #: What the motion channel holds: "flow" (optical-flow speed, which does not grow with
     #: contrast: what is fast stands out) or "difference" (|frame - previous|; faster to
@@ -102,7 +105,7 @@ class VideoAutoencoderParams(Params):
     flow_width: int = 160
     #: Gaussian blur (pixels at ``flow_width``) before the flow: sensor noise out.
     flow_blur: float = 1.0
-    #: Which reconstruction error scores a frame: "motion" (the frame-difference channel),
+    #: Which reconstruction error scores a frame: "motion" (the motion channel),
     #: "grey" or "both" (their mean). Motion by default: on Ped2 the grey error follows the
     #: lighting of a clip more than its events (benchmarks/README.md).
     score_on: str = "motion"
