@@ -5,11 +5,11 @@ Run: ``python -m benchmarks.ped2_validation [--config 'motion_energy:{"region": 
 Parameters of the video kinds are meant to be chosen here, not on the test clips (which
 have the only real labels; what was chosen where is listed in benchmarks/README.md).
 Protocol: ``--holdout`` of the 11 ``Train*.mp4`` clips (a seeded choice) are held out;
-the kind is fitted on the others (``fit_clips``, no calibration needed for AUROC). Each held-out clip is scored clean (all normal) and in ``--copies`` versions with a
-synthetic event (:func:`benchmarks.synthetic_video.paste_moving_patch`: a piece of the
-clip's moving content crossing the frame at 0.6-1 % of the frame width per frame, about
-1.5-2.5 times a typical walker on Ped2). Printed: frame AUROC pooled over all those
-frames, and AP.
+the kind is fitted on the others (``fit_clips``, no calibration needed for AUROC). Each
+held-out clip is scored clean (all normal) and in ``--copies`` versions with a synthetic
+event (:func:`benchmarks.synthetic_video.paste_moving_patch`: a piece of the clip's moving
+content crossing the frame at 0.6-1 % of the frame width per frame, about 1.5-2.5 times a
+typical walker on Ped2). Printed: frame AUROC and AP pooled over all those frames.
 The synthetic events are motion anomalies only, so a choice made here favours motion cues.
 """
 
