@@ -1,5 +1,5 @@
 # One entry point: `make run`, `make test`, `make lint`, `make bench`.
-.PHONY: run test lint format bench bench-video bench-sets check
+.PHONY: run test lint format bench bench-video bench-sets bench-real-clips check
 
 run:            ## set up and run web server + worker on the embedded default
 	scripts/run.sh
@@ -21,3 +21,6 @@ bench-sets:     ## every image kind on every shared image set (promised vs reali
 
 bench-video:    ## the video kinds on UCSD Ped2 only
 	scripts/bootstrap.sh && .venv/bin/python -m benchmarks.ucsd_ped2
+
+bench-real-clips: ## the video kinds on a real clip with derived truth (../shared/datasets/videos)
+	scripts/bootstrap.sh && .venv/bin/python -m benchmarks.real_clips

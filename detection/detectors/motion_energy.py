@@ -57,6 +57,9 @@ class MotionEnergyParams(Params):
     motion: str = "flow"
     #: Gaussian blur (pixels at ``frame_width``) before differencing: sensor noise out.
     blur_sigma: float = 1.0
+    #: Motion is raised to this power before the region means: 2 (kinetic energy) lets a
+    #: few fast pixels (a bike) outweigh many slow ones (a group of walkers); 1 = plain speed.
+    power: int = 1
     #: Side of the square regions, in pixels at ``frame_width``.
     region: int = 24
     #: Each region is divided by this quantile of its motion in the normal clips.
@@ -71,6 +74,9 @@ class MotionEnergyParams(Params):
             raise ParamsError(f"motion must be one of {', '.join(MOTIONS)}")
         if not isinstance(self.blur_sigma, int | float) or not 0 <= self.blur_sigma <= 20:
             raise ParamsError("blur_sigma must be a number between 0 and 20")
+        power = self.power
+        if not isinstance(power, int) or isinstance(power, bool) or not 1 <= power <= 4:
+            raise ParamsError("power must be an integer between 1 and 4")
         if not isinstance(self.region, int) or not 1 <= self.region <= 1024:
             raise ParamsError("region must be an integer between 1 and 1024")
         if (
@@ -103,7 +109,7 @@ class MotionEnergyDetector(TemporalDetector):
         if p.blur_sigma > 0:
             grey = np.stack([cv2.GaussianBlur(g, (0, 0), float(p.blur_sigma)) for g in grey])
         motion = motion_maps(grey) if p.motion == "difference" else flow_speed(grey)
-        return region_means(motion, p.region)
+        return region_means(motion**p.power if p.power != 1 else motion, p.region)
 
     def fit_clips(
         self, clips: Sequence[Sequence[np.ndarray]], *, progress: ProgressCallback | None = None

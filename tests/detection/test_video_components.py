@@ -12,7 +12,10 @@ from detection.components.frame_cubes import (
     RegionNormaliser,
     cover_frames,
     cube_starts,
+    fine_flow_speed,
+    flow_speed,
     frame_shape,
+    grey_frames,
     make_cubes,
     motion_maps,
     region_means,
@@ -101,3 +104,20 @@ def test_frame_shape_motion_regions_and_smoothing() -> None:
     assert np.allclose(normaliser(np.full((1, 2, 3), 2.0)), 2.0)
     with pytest.raises(DetectorError, match="region grid"):
         normaliser(np.ones((1, 3, 3)))
+
+
+def test_fine_flow_is_measured_wide_and_reported_in_output_pixels() -> None:
+    """A square moving 4 px a frame at 64 px wide moves about 2 px a frame at 32 px."""
+    frames = []
+    for index in range(4):
+        frame = np.full((48, 64, 3), 90, np.uint8)
+        frame[16:32, 8 + 4 * index : 24 + 4 * index] = 230
+        frames.append(frame)
+    fine = fine_flow_speed(frames, (24, 32), 64, 0.0)
+    assert fine.shape == (4, 24, 32) and fine.dtype == np.float32
+    direct = flow_speed(grey_frames(frames, (48, 64)))
+    # the area average of the fine speeds, halved: same mean motion, in output pixels
+    assert np.isclose(fine.mean(), direct.mean() / 2, rtol=0.05)
+    # flow_width at or below the output width: measured at the output size itself
+    same = fine_flow_speed(frames, (24, 32), 0, 0.0)
+    assert np.allclose(same, flow_speed(grey_frames(frames, (24, 32))))

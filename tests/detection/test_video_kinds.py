@@ -24,6 +24,7 @@ TINY_AE = {
     "batch_size": 4,
     "region": 8,
     "smooth_frames": 1,
+    "motion": "difference",
     "device": "cpu",
 }
 KINDS = {
@@ -109,10 +110,14 @@ def test_training_is_deterministic(normal_clips: list[list[np.ndarray]]) -> None
         ("video_autoencoder", {"region_quantile": 2}, "region_quantile"),
         ("video_autoencoder", {"device": "tpu"}, "device"),
         ("video_autoencoder", {"epochs": 0}, "epochs"),
+        ("video_autoencoder", {"flow_width": 8}, "flow_width"),
+        ("video_autoencoder", {"flow_blur": -1}, "flow_blur"),
         ("video_autoencoder", {"frames": 3}, "unknown parameter"),
         ("motion_energy", {"motion": "sound"}, "motion must be one of"),
         ("motion_energy", {"smooth_frames": 0}, "smooth_frames"),
         ("motion_energy", {"blur_sigma": -1}, "blur_sigma"),
+        ("motion_energy", {"power": 0}, "power"),
+        ("motion_energy", {"power": True}, "power"),
     ],
 )
 def test_bad_params_are_refused_clearly(kind: str, params: dict, message: str) -> None:
@@ -138,7 +143,26 @@ def test_motion_energy_difference_variant_scores_the_event() -> None:
     assert scores[21:29].min() > np.r_[scores[:16], scores[34:]].max()
 
 
-def test_autoencoder_with_a_flow_motion_channel(normal_clips: list[list[np.ndarray]]) -> None:
-    detector = create_detector("video_autoencoder", {**TINY_AE, "motion": "flow", "epochs": 1})
+@pytest.mark.parametrize("flow_width", [0, 48])
+def test_autoencoder_with_a_flow_motion_channel(
+    normal_clips: list[list[np.ndarray]], flow_width: int
+) -> None:
+    params = {**TINY_AE, "motion": "flow", "flow_width": flow_width, "epochs": 1}
+    detector = create_detector("video_autoencoder", params)
     detector.fit_clips(normal_clips)
     assert detector.score_clip(scene_frames(9, seed=6)).scores.shape == (9,)
+
+
+def test_the_defaults_are_flow_at_a_finer_width_and_the_plateau_passing_epochs() -> None:
+    """Pinned: chosen on synthetic validation and Ped2 (benchmarks/README.md)."""
+    params = create_detector("video_autoencoder").params
+    assert (params.motion, params.flow_width, params.epochs) == ("flow", 160, 24)
+    assert (params.train_stride, params.region, params.smooth_frames) == (2, 16, 9)
+    assert create_detector("motion_energy").params.power == 1
+
+
+def test_motion_energy_kinetic_energy_variant_scores_the_event() -> None:
+    detector = create_detector("motion_energy", {**KINDS["motion_energy"], "power": 2})
+    detector.fit_clips([scene_frames(30, seed=1)])
+    scores = detector.score_clip(scene_frames(40, seed=4, event=(20, 30))).scores
+    assert scores[21:29].min() > np.r_[scores[:16], scores[34:]].max()
