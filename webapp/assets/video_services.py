@@ -31,13 +31,11 @@ from webapp.assets.models import Asset, MediaType, Upload, Video
 from webapp.assets.selectors import companion_asset
 from webapp.assets.video_validation import InvalidVideo, VideoLimits, validate_video
 from webapp.common.jobs import (
-    Heartbeat,
     JobStatus,
-    claim,
     failure_reason,
     gave_up_reason,
     is_transient,
-    release,
+    run_claimed,
     stale_before,
     take_back_gone,
 )
@@ -197,16 +195,8 @@ def extract_video(*, video_id: int) -> None:
     Safe to run twice or after a killed run (claim + resume). When the video was uploaded
     for scoring and the site has an active version, its frames are queued for scoring.
     """
-    if not claim(Video, video_id):
+    if not run_claimed(Video, video_id, _extract_claimed):
         logger.info("video %s held by a live worker or extracted; nothing to do", video_id)
-        return
-    with Heartbeat(Video, video_id):
-        try:
-            _extract_claimed(video_id)
-        except Exception as exc:
-            if is_transient(exc):
-                release(Video, video_id)  # for the task's retry
-            raise
 
 
 def record_extraction_failure(video_id: int, reason: str) -> None:

@@ -20,6 +20,7 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -317,3 +318,21 @@ class Heartbeat:
         self.thread.join()
         with _running_lock:
             _running.discard(_key(self.model, self.pk))
+
+
+def run_claimed(model: type[models.Model], pk: int, work: Callable[[int], None]) -> bool:
+    """Claim job ``pk`` of ``model``, run ``work(pk)`` with its heartbeat; False if not ours.
+
+    A transient fault gives the claim back before it propagates, so the task's retry can
+    claim the job again at once instead of waiting for the holder to look gone.
+    """
+    if not claim(model, pk):
+        return False
+    with Heartbeat(model, pk):
+        try:
+            work(pk)
+        except Exception as exc:
+            if is_transient(exc):
+                release(model, pk)  # for the task's retry
+            raise
+    return True

@@ -49,6 +49,7 @@ from webapp.common.jobs import (
     gave_up_reason,
     is_transient,
     release,
+    run_claimed,
     stale_before,
     take_back_gone,
 )
@@ -204,16 +205,8 @@ def run_training(*, version_id: int) -> None:
     The site's active version is never touched by a failure. The first version of a site
     that succeeds becomes active by itself, and scores what is waiting.
     """
-    if not claim(DetectorVersion, version_id):
+    if not run_claimed(DetectorVersion, version_id, _train_claimed):
         logger.info("version %s held by a live worker or finished; nothing to do", version_id)
-        return
-    with Heartbeat(DetectorVersion, version_id):
-        try:
-            _train_claimed(version_id)
-        except Exception as exc:
-            if is_transient(exc):
-                release(DetectorVersion, version_id)  # for the task's retry
-            raise
 
 
 def record_training_failure(version_id: int, reason: str) -> None:
