@@ -28,7 +28,21 @@
     pending: "Pending",
     confirmed: "Confirmed anomaly",
     rejected: "Rejected (normal)",
+    superseded: "Superseded (a newer model scored it)",
   };
+  /** Flags a reviewer may still decide on: pending, or superseded by a newer model. */
+  function isOpen(status) {
+    return status === "pending" || status === "superseded";
+  }
+
+  /** "v3 scored 0.4100 (flags it too)" for a superseded flag, else "". */
+  function supersededText(flag) {
+    var by = flag.superseded_by;
+    if (!by) return "";
+    return "v" + by.version_number + " scored " + fmt(by.score) +
+      (by.is_flagged ? " (flags it too)" : " (below its threshold)");
+  }
+
   var DONE = { confirm: "confirmed as an anomaly", reject: "rejected as normal" };
 
   var undoStack = []; // [{id, filename}] of decisions made on this page, latest last
@@ -106,6 +120,7 @@
     li.dataset.status = flag.status;
     li.dataset.reviewer = flag.reviewer || "";
     li.dataset.note = flag.note || "";
+    li.dataset.superseded = supersededText(flag);
     var badge = li.querySelector('[data-field="status"]');
     badge.className = "badge badge-" + flag.status;
     badge.textContent = LABELS[flag.status] || flag.status;
@@ -197,15 +212,16 @@
     version.appendChild(link);
     var status = LABELS[data.status] || data.status;
     document.getElementById("viewer-status").textContent =
-      status + (data.reviewer ? " by " + data.reviewer : "");
+      status + (data.reviewer ? " by " + data.reviewer : "") +
+      (data.superseded ? ": " + data.superseded : "");
     document.getElementById("viewer-note").textContent = data.note || "";
     document.getElementById("viewer-note-row").hidden = !data.note;
     // Other scripts draw what they know of the flag (objects: static/js/review_boxes.js).
     document.dispatchEvent(new CustomEvent("review:flag-shown", { detail: { flagId: data.flagId } }));
-    var pending = data.status === "pending";
+    var open = isOpen(data.status);
     ["confirm-button", "reject-button"].forEach(function (id) {
       var button = document.getElementById(id);
-      if (button) button.disabled = !pending;
+      if (button) button.disabled = !open;
     });
   }
 
@@ -340,7 +356,7 @@
     var index = all.indexOf(li);
     var after = all.slice(index + 1).concat(all.slice(0, Math.max(index, 0)));
     for (var i = 0; i < after.length; i++) {
-      if (after[i].dataset.status === "pending") return after[i];
+      if (isOpen(after[i].dataset.status)) return after[i];
     }
     return null;
   }
@@ -354,7 +370,7 @@
       announce("Nothing is selected.", true);
       return;
     }
-    if (li.dataset.status !== "pending") {
+    if (!isOpen(li.dataset.status)) {
       announce(
         li.dataset.filename + " is already " + LABELS[li.dataset.status].toLowerCase() +
           "; press u to put it back in the queue first.",
@@ -365,12 +381,13 @@
     busy = true;
     var id = li.dataset.flagId;
     var note = noteField ? noteField.value : "";
+    var wasPending = li.dataset.status === "pending";
     apiRequest("POST", urlFor(root.dataset.reviewUrl, id), { decision: decision, note: note })
       .then(function (flag) {
         updateItem(li, flag);
         undoStack.push({ id: id, filename: li.dataset.filename });
         if (noteField) noteField.value = "";
-        setPending(-1);
+        if (wasPending) setPending(-1);
         announce(li.dataset.filename + " " + DONE[decision] + ". Press u to undo.");
         var next = nextPending(li);
         if (next) select(next, true);
@@ -395,7 +412,7 @@
       li = list.querySelector('.flag-item[data-flag-id="' + entry.id + '"]');
     } else {
       li = selected();
-      if (!li || li.dataset.status === "pending") {
+      if (!li || isOpen(li.dataset.status)) {
         announce("There is no decision to undo.", true);
         return;
       }
@@ -410,8 +427,8 @@
           updateItem(li, flag);
           select(li, true);
         }
-        setPending(1);
-        announce("Undone: " + filename + " is pending again.");
+        if (flag.status === "pending") setPending(1);
+        announce("Undone: " + filename + " is " + LABELS[flag.status].toLowerCase() + " again.");
         refreshEmpty();
       })
       .catch(function (error) {

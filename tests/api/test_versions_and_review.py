@@ -183,7 +183,10 @@ def test_activate_rollback_and_rescore(trained, api, run_tasks):
     assert api("viewer").get("/api/sites/park/").json()["active_version"] == second["id"]
     pending = Flag.objects.filter(status=FlagStatus.PENDING)
     assert pending.exists()
-    assert {f.score.version_id for f in pending} == {second["id"]}  # older pending superseded
+    assert {f.score.version_id for f in pending} == {second["id"]}
+    superseded = Flag.objects.filter(status=FlagStatus.SUPERSEDED)
+    assert superseded.exists()  # the older pending flags are kept, not deleted
+    assert {f.score.version_id for f in superseded} == {first["id"]}
     with run_tasks():
         rescore = api("admin").post("/api/sites/park/rescore/")
     assert rescore.status_code == 202

@@ -284,7 +284,7 @@ def test_segment_flags_listed_reviewed_and_fed_back(api, site, extracted):
     assert api("viewer").get("/api/sites/park/assets/?flag_status=rejected").json()["count"] == 1
 
 
-def test_rescoring_replaces_pending_segments_and_keeps_reviewed_ones(site, extracted):
+def test_rescoring_supersedes_pending_segments_and_keeps_reviewed_ones(site, extracted):
     site.video_sample_fps = 0
     site.save()
     video = extracted("cart.mp4", clip_bytes(12))
@@ -295,7 +295,10 @@ def test_rescoring_replaces_pending_segments_and_keeps_reviewed_ones(site, extra
     (old,) = _score_video(first, video, early)
     both = [max(a, b) for a, b in zip(early, late, strict=True)]
     flags = _score_video(second, video, both)
-    assert not Flag.objects.filter(pk=old.pk).exists()  # pending by v1: replaced by v2's
+    old.refresh_from_db()  # pending by v1: kept, superseded by v2's score of its peak frame
+    assert old.status == FlagStatus.SUPERSEDED
+    assert old.superseded_by.version == second
+    assert old.superseded_by.asset_id == old.score.asset_id
     assert [(f.start_frame, f.end_frame, f.score.version_id) for f in flags] == [
         (1, 3, second.pk),
         (7, 9, second.pk),
@@ -304,5 +307,11 @@ def test_rescoring_replaces_pending_segments_and_keeps_reviewed_ones(site, extra
     again = _score_video(first, video, both)  # a rescore: the reviewed segment stands
     assert [(f.start_frame, f.end_frame) for f in again] == [(7, 9)]
     assert Flag.objects.get(pk=flags[0].pk).status == FlagStatus.REJECTED
-    assert _score_video(second, video, low) == []  # nothing above threshold: pending gone
-    assert list(Flag.objects.values_list("status", flat=True)) == [FlagStatus.REJECTED]
+    assert _score_video(second, video, low) == []  # nothing above threshold: none opened
+    assert not Flag.objects.filter(status=FlagStatus.PENDING).exists()
+    assert sorted(Flag.objects.values_list("status", flat=True)) == [
+        FlagStatus.REJECTED,
+        FlagStatus.SUPERSEDED,
+        FlagStatus.SUPERSEDED,
+        FlagStatus.SUPERSEDED,
+    ]

@@ -62,7 +62,7 @@ from webapp.detectors.models import (
 from webapp.objects.selectors import count_boxes, labelled_boxes
 from webapp.objects.services import describe_detections
 from webapp.review.selectors import confirmed_anomalies, normal_training_assets
-from webapp.review.services import flag_segments, record_scores
+from webapp.review.services import flag_segments, hand_queue_to, record_scores
 from webapp.sites import audit
 from webapp.sites.models import AuditAction, Site
 
@@ -464,8 +464,9 @@ def activate_version(
 ) -> DetectorVersion:
     """Make ``version`` the one that scores the site's uploads (also a rollback).
 
-    Score assets it has not scored yet are queued for scoring. ``actor`` None: the first
-    version that succeeds, activated by the worker.
+    Score assets it has not scored yet are queued for scoring; the review queue is handed
+    to it (:func:`hand_queue_to`: older flags are superseded, not
+    deleted). ``actor`` None: the first version that succeeds, activated by the worker.
     """
     if version.status != JobStatus.SUCCEEDED:
         raise Conflict(
@@ -486,13 +487,18 @@ def activate_version(
         details={"number": version.number, "previous_version": previous},
     )
     version.site = site
+    hand_queue_to(version)
     unscored = image_assets(site).filter(purpose=Purpose.SCORE).exclude(scores__version=version)
     request_scoring(site=site, version=version, assets=list(unscored.order_by("id")))
     return version
 
 
 def rescore_site(*, site: Site) -> ScoringJob | None:
-    """Score every score-purpose asset of the site again with its active version."""
+    """Score every score-purpose asset of the site again with its active version.
+
+    Idempotent while a scoring by that version runs: assets already queued are not queued
+    twice (see :func:`request_scoring`).
+    """
     if site.active_version is None:
         raise Conflict(f"Site '{site.slug}' has no active version; train one first.")
     assets = list(image_assets(site).filter(purpose=Purpose.SCORE).order_by("id"))
@@ -502,11 +508,27 @@ def rescore_site(*, site: Site) -> ScoringJob | None:
 def request_scoring(
     *, site: Site, version: DetectorVersion, assets: Sequence[Asset]
 ) -> ScoringJob | None:
-    """Create a scoring job split in chunks and enqueue them after commit."""
-    if not assets:
-        return None
-    temporal = detector_class(version.kind).temporal
+    """Create a scoring job split in chunks and enqueue them after commit.
+
+    Assets that an unfinished job of the same version will already score are left out, so
+    activation followed by "Re-score" (or two clicks) scores each asset once; when all
+    are, the running job is returned instead of a new one.
+    """
     with transaction.atomic():
+        unfinished = list(
+            ScoringJob.objects.select_for_update()
+            .filter(version=version, status__in=[JobStatus.QUEUED, JobStatus.RUNNING])
+            .order_by("id")
+        )
+        queued: set[int] = set()
+        for chunk_ids_of_job in ScoringChunk.objects.filter(job__in=unfinished).values_list(
+            "asset_ids", flat=True
+        ):
+            queued.update(chunk_ids_of_job)
+        assets = [asset for asset in assets if asset.pk not in queued]
+        if not assets:
+            return unfinished[-1] if unfinished else None
+        temporal = detector_class(version.kind).temporal
         job = ScoringJob.objects.create(site=site, version=version, total=len(assets))
         chunks = ScoringChunk.objects.bulk_create(
             ScoringChunk(job=job, index=i, asset_ids=ids)

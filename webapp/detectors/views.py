@@ -72,7 +72,8 @@ def rescore_site(request: HttpRequest, slug: str) -> HttpResponse:
         if job is None:
             messages.info(request, "There are no score images to score.")
         else:
-            messages.success(request, f"Scoring job {job.pk} queued for {job.total} images.")
+            state = "is scoring" if job.status == JobStatus.RUNNING else "queued for"
+            messages.success(request, f"Scoring job {job.pk} {state} {job.total} images.")
     return redirect("site-detail", slug=site.slug)
 
 

@@ -36,6 +36,16 @@ class DetectedBoxOutput(serializers.Serializer):
     )
 
 
+class SupersededOutput(serializers.Serializer):
+    """The newer model's score of a superseded flag's image (or peak frame)."""
+
+    version = serializers.IntegerField(source="version_id")
+    version_number = serializers.IntegerField(source="version.number")
+    score = serializers.FloatField()
+    threshold = serializers.FloatField()
+    is_flagged = serializers.BooleanField(help_text="Whether the newer model flags it too.")
+
+
 class FlagOutput(serializers.ModelSerializer):
     asset = serializers.IntegerField(source="score.asset_id")
     filename = serializers.SerializerMethodField(
@@ -66,6 +76,11 @@ class FlagOutput(serializers.ModelSerializer):
     end_s = serializers.SerializerMethodField()
     preview_url = serializers.SerializerMethodField()
     boxes = DetectedBoxOutput(source="score.details.boxes", many=True, default=list, read_only=True)
+    superseded_by = SupersededOutput(
+        allow_null=True,
+        read_only=True,
+        help_text="For a superseded flag: the score of the model that took over (or null).",
+    )
     reasons = serializers.ListField(
         source="score.details.reasons",
         child=serializers.CharField(),
@@ -106,6 +121,7 @@ class FlagOutput(serializers.ModelSerializer):
             "preview_url",
             "boxes",
             "reasons",
+            "superseded_by",
         ]
 
     def get_filename(self, flag: Flag) -> str:

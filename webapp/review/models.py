@@ -40,6 +40,12 @@ class FlagStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     CONFIRMED = "confirmed", "Confirmed anomaly"
     REJECTED = "rejected", "Rejected (normal)"
+    SUPERSEDED = "superseded", "Superseded (a newer model scored it)"
+
+
+#: Statuses that carry a reviewer's decision: the asset's label. A superseded flag is kept
+#: for the record (and may still be reviewed) but labels nothing until it is.
+REVIEWED = (FlagStatus.CONFIRMED, FlagStatus.REJECTED)
 
 
 class Decision(models.TextChoices):
@@ -56,6 +62,10 @@ class Flag(models.Model):
     For images, the flag is the asset's. For video, one flag stands for an event segment:
     it hangs on the Score of the segment's peak frame and names the video and the first
     and last frame indices (inclusive); a decision on it labels every frame in between.
+
+    A pending flag is never deleted because another model took over: it becomes
+    ``superseded`` with the newer model's score beside it (``superseded_by``), and becomes
+    pending again if its own model is made active again.
     """
 
     site = models.ForeignKey("sites.Site", on_delete=models.CASCADE, related_name="flags")
@@ -78,6 +88,14 @@ class Flag(models.Model):
     )
     start_frame = models.PositiveIntegerField(null=True, blank=True)
     end_frame = models.PositiveIntegerField(null=True, blank=True)
+    superseded_by = models.ForeignKey(
+        Score,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="For a superseded flag: the newer model's score of the same image or peak frame.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

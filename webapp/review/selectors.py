@@ -8,7 +8,7 @@ from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from webapp.assets.models import Asset, Purpose
 from webapp.assets.selectors import image_assets
-from webapp.review.models import Flag, FlagStatus
+from webapp.review.models import REVIEWED, Flag, FlagStatus
 from webapp.sites.models import Site
 
 
@@ -25,8 +25,7 @@ def _latest_decision() -> Subquery:
         end_frame__gte=OuterRef("frame_index"),
     )
     return Subquery(
-        Flag.objects.filter(own | covering)
-        .exclude(status=FlagStatus.PENDING)
+        Flag.objects.filter(own | covering, status__in=REVIEWED)
         .order_by("-reviewed_at", "-id")
         .values("status")[:1]
     )
@@ -56,24 +55,28 @@ def confirmed_anomalies(site: Site) -> QuerySet[Asset]:
     )
 
 
+_FLAG_RELATIONS = (
+    "score",
+    "score__asset",
+    "score__version",
+    "reviewer",
+    "video",
+    "video__video",
+    "superseded_by",
+    "superseded_by__version",
+)
+
+
 def flags_of(site: Site, *, status: str | None = None) -> QuerySet[Flag]:
     """Flags of a site, highest score first, with what a list needs loaded in one query."""
-    flags = Flag.objects.filter(site=site).select_related(
-        "score", "score__asset", "score__version", "reviewer", "video", "video__video"
-    )
+    flags = Flag.objects.filter(site=site).select_related(*_FLAG_RELATIONS)
     if status:
         flags = flags.filter(status=status)
     return flags.order_by("-score__score", "id")
 
 
 def flag_with_site(flag_id: int) -> Flag | None:
-    return (
-        Flag.objects.select_related(
-            "site", "score", "score__asset", "score__version", "reviewer", "video", "video__video"
-        )
-        .filter(pk=flag_id)
-        .first()
-    )
+    return Flag.objects.select_related("site", *_FLAG_RELATIONS).filter(pk=flag_id).first()
 
 
 def pending_counts(site_ids: Iterable[int]) -> dict[int, int]:

@@ -9,6 +9,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from detection.report import heatmap_png
@@ -16,9 +17,9 @@ from detection.segments import find_segments
 from webapp.assets.models import Asset, MediaType
 from webapp.common.errors import Conflict
 from webapp.detectors.models import DetectorVersion
-from webapp.review.models import DECISION_STATUS, Decision, Flag, FlagStatus, Score
+from webapp.review.models import DECISION_STATUS, REVIEWED, Decision, Flag, FlagStatus, Score
 from webapp.sites import audit
-from webapp.sites.models import AuditAction
+from webapp.sites.models import AuditAction, Site
 
 
 @transaction.atomic
@@ -32,27 +33,27 @@ def record_scores(
 ) -> int:
     """Upsert each asset's score by ``version`` and keep the review queue in step.
 
-    Rules: a score above the version's threshold opens a pending flag, unless a reviewer
-    has already labelled the asset (its label stands); pending flags that other versions
-    raised for the same asset are superseded (removed, the scores stay); a pending flag
-    whose score no longer clears the threshold is removed. Heatmaps, when the kind makes
-    them, are kept as overlay images for flagged assets only (reviewers look at those).
-    ``details`` (object kinds, see :func:`webapp.objects.services.describe_detections`) are
-    kept on each score; an image whose details give ``reasons`` (site rules broken) is
-    flagged whatever its score. Video frames get scores only: their flags are event
-    segments, opened by :func:`flag_segments` once every frame of the video is scored.
+    Rules: a score above the version's threshold opens a flag, unless a reviewer has
+    already labelled the asset (its label stands). The flag is pending when ``version`` is
+    the site's current model (see :func:`_is_current`), and then pending flags of other
+    versions on the same assets become superseded, the new score beside them; a late
+    result of an older model opens its flags superseded. A pending flag whose score no
+    longer clears the threshold is removed. Heatmaps, when the kind makes them, are kept
+    as overlay images for flagged assets only (reviewers look at those). ``details``
+    (object kinds, see :func:`webapp.objects.services.describe_detections`) are kept on
+    each score; an image whose details give ``reasons`` (site rules broken) is flagged
+    whatever its score. Video frames get scores only: their flags are event segments,
+    opened by :func:`flag_segments` once every frame of the video is scored.
     Returns how many are above the threshold (or break a rule).
     """
-    threshold = float(version.threshold if version.threshold is not None else float("inf"))
+    threshold = _threshold_of(version)
+    current = _is_current(version)
     asset_ids = [asset.pk for asset in assets]
     labelled = set(
-        Flag.objects.filter(score__asset_id__in=asset_ids, video__isnull=True)
-        .exclude(status=FlagStatus.PENDING)
-        .values_list("score__asset_id", flat=True)
+        Flag.objects.filter(
+            score__asset_id__in=asset_ids, video__isnull=True, status__in=REVIEWED
+        ).values_list("score__asset_id", flat=True)
     )
-    Flag.objects.filter(
-        score__asset_id__in=asset_ids, status=FlagStatus.PENDING, video__isnull=True
-    ).exclude(score__version=version).delete()
     flagged = 0
     for index, (asset, value) in enumerate(zip(assets, scores, strict=True)):
         detail = details[index] if details is not None else {}
@@ -73,27 +74,38 @@ def record_scores(
             flagged += 1
         if asset.media_type == MediaType.FRAME:
             continue
-        if is_flagged:
-            if asset.pk not in labelled:
-                Flag.objects.get_or_create(score=score, defaults={"site_id": asset.site_id})
-        else:
+        if is_flagged and asset.pk not in labelled:
+            flag, _ = Flag.objects.get_or_create(score=score, defaults={"site_id": asset.site_id})
+            if current and flag.status == FlagStatus.SUPERSEDED:
+                _reinstate(Flag.objects.filter(pk=flag.pk))
+            elif not current and flag.status == FlagStatus.PENDING:
+                _supersede(Flag.objects.filter(pk=flag.pk), by_version_id=_active_id(version))
+        elif not is_flagged:
             Flag.objects.filter(score=score, status=FlagStatus.PENDING).delete()
+    if current:
+        others = Flag.objects.filter(
+            score__asset_id__in=asset_ids, status=FlagStatus.PENDING, video__isnull=True
+        ).exclude(score__version=version)
+        _supersede(others, by_version_id=version.pk)
     return flagged
 
 
 @transaction.atomic
 def flag_segments(*, version: DetectorVersion, video: Asset) -> list[Flag]:
-    """Open one pending flag per event segment of the video's frame scores by ``version``.
+    """Open one flag per event segment of the video's frame scores by ``version``.
 
     Segments are runs of kept frames above the version's threshold (``find_segments``
     with the site's minimum length and bridged gap); the flag hangs on the peak frame's
-    score and names the first and last frame indices. Rules, as for images: pending
-    segment flags of the video (any version) are replaced; a reviewed segment stands, and
-    no new flag is opened on frames it covers. Returns the flags now pending.
+    score and names the first and last frame indices. Rules, as for images: the
+    version's own pending segment flags of the video are replaced, other versions' pending
+    ones are superseded when ``version`` is current (its flags are superseded otherwise);
+    a reviewed segment stands, and no new flag is opened on frames it covers. Returns the
+    flags opened (pending or, for a model that is not current, superseded).
     """
     video = Asset.objects.select_for_update().select_related("site").get(pk=video.pk)
     site = video.site
-    threshold = float(version.threshold if version.threshold is not None else float("inf"))
+    threshold = _threshold_of(version)
+    current = _is_current(version)
     scores = list(
         Score.objects.filter(version=version, asset__source_video=video)
         .select_related("asset")
@@ -105,24 +117,102 @@ def flag_segments(*, version: DetectorVersion, video: Asset) -> list[Flag]:
         min_length=max(1, site.segment_min_length),
         max_gap=site.segment_max_gap,
     )
-    Flag.objects.filter(video=video, status=FlagStatus.PENDING).delete()
-    reviewed = list(
-        Flag.objects.filter(video=video)
-        .exclude(status=FlagStatus.PENDING)
-        .values_list("start_frame", "end_frame")
-    )
+    pending = Flag.objects.filter(video=video, status=FlagStatus.PENDING)
+    pending.filter(score__version=version).delete()
+    if current:
+        _supersede(pending, by_version_id=version.pk)
+    reviewed = _reviewed_ranges(video)
     opened = []
     for segment in segments:
         start = scores[segment.start].asset.frame_index
         end = scores[segment.end].asset.frame_index
-        if any(start <= done_end and done_start <= end for done_start, done_end in reviewed):
+        if _overlaps(start, end, reviewed):
             continue
-        flag, _ = Flag.objects.get_or_create(
+        flag, _ = Flag.objects.update_or_create(
             score=scores[segment.peak],
             defaults={"site": site, "video": video, "start_frame": start, "end_frame": end},
         )
+        if current and flag.status == FlagStatus.SUPERSEDED:
+            _reinstate(Flag.objects.filter(pk=flag.pk))
+        elif not current and flag.status == FlagStatus.PENDING:
+            _supersede(Flag.objects.filter(pk=flag.pk), by_version_id=_active_id(version))
+        flag.refresh_from_db()
         opened.append(flag)
     return opened
+
+
+@transaction.atomic
+def hand_queue_to(version: DetectorVersion) -> None:
+    """On activation of ``version``: its flags take the queue, the others step aside.
+
+    Pending flags of other versions on images (and videos) that ``version`` has already
+    scored become superseded by its score; the version's own superseded flags (a rollback
+    to a model that scored before) become pending again unless the image has been labelled
+    since, or a reviewed segment covers their frames. Images it has not scored yet keep
+    their flags pending until its score arrives (:func:`record_scores`), so reviewers
+    are never left with an empty queue while a new model scores.
+    """
+    site_flags = Flag.objects.filter(site_id=version.site_id)
+    scored = Score.objects.filter(version=version)
+    _supersede(
+        site_flags.filter(status=FlagStatus.PENDING, video__isnull=True)
+        .exclude(score__version=version)
+        .filter(score__asset__in=scored.values("asset")),
+        by_version_id=version.pk,
+    )
+    _supersede(
+        site_flags.filter(status=FlagStatus.PENDING, video__isnull=False)
+        .exclude(score__version=version)
+        .filter(video__in=scored.values("asset__source_video")),
+        by_version_id=version.pk,
+    )
+    labelled = site_flags.filter(status__in=REVIEWED, video__isnull=True).values("score__asset")
+    own = site_flags.filter(score__version=version, status=FlagStatus.SUPERSEDED)
+    _reinstate(own.filter(video__isnull=True).exclude(score__asset__in=labelled))
+    for flag in own.filter(video__isnull=False):
+        if not _overlaps(flag.start_frame, flag.end_frame, _reviewed_ranges(flag.video)):
+            _reinstate(Flag.objects.filter(pk=flag.pk))
+
+
+def _threshold_of(version: DetectorVersion) -> float:
+    return float(version.threshold if version.threshold is not None else float("inf"))
+
+
+def _active_id(version: DetectorVersion) -> int | None:
+    return Site.objects.filter(pk=version.site_id).values_list("active_version", flat=True)[0]
+
+
+def _is_current(version: DetectorVersion) -> bool:
+    """Whether ``version``'s flags belong in the queue: it is active, or none is yet."""
+    return _active_id(version) in (None, version.pk)
+
+
+def _supersede(flags: QuerySet[Flag], *, by_version_id: int | None) -> int:
+    """Mark pending ``flags`` superseded, each with ``by_version_id``'s score of its asset."""
+    newer = Score.objects.filter(
+        version_id=by_version_id, asset__scores__id=OuterRef("score_id")
+    ).values("pk")[:1]
+    return flags.filter(status=FlagStatus.PENDING).update(
+        status=FlagStatus.SUPERSEDED, superseded_by=Subquery(newer)
+    )
+
+
+def _reinstate(flags: QuerySet[Flag]) -> int:
+    return flags.filter(status=FlagStatus.SUPERSEDED).update(
+        status=FlagStatus.PENDING, superseded_by=None
+    )
+
+
+def _reviewed_ranges(video: Asset) -> list[tuple[int, int]]:
+    return list(
+        Flag.objects.filter(video=video, status__in=REVIEWED).values_list(
+            "start_frame", "end_frame"
+        )
+    )
+
+
+def _overlaps(start: int, end: int, ranges: Sequence[tuple[int, int]]) -> bool:
+    return any(start <= done_end and done_start <= end for done_start, done_end in ranges)
 
 
 def _store_heatmap(score: Score, heatmap: np.ndarray, threshold: float) -> None:
@@ -148,12 +238,26 @@ def _audit_review(flag: Flag, actor: AbstractBaseUser | None, action: str, verb:
 
 @transaction.atomic
 def review_flag(*, flag_id: int, reviewer: AbstractBaseUser, decision: str, note: str = "") -> Flag:
-    """Confirm (anomaly) or reject (normal) a pending flag; 409 if it was already reviewed."""
+    """Confirm (anomaly) or reject (normal) a pending or superseded flag.
+
+    409 if it was already reviewed, or if it is superseded by a flag now in the queue
+    for the same image or frames (review that one: a decision is made once).
+    """
     if decision not in Decision.values:
         raise ValidationError(
             {"decision": f"decision must be one of {', '.join(Decision.values)}."}
         )
-    updated = Flag.objects.filter(pk=flag_id, status=FlagStatus.PENDING).update(
+    flag = Flag.objects.select_for_update().filter(pk=flag_id).first()
+    if flag is not None and flag.status == FlagStatus.SUPERSEDED:
+        current = _current_flag_for(flag)
+        if current is not None:
+            raise Conflict(
+                f"Flag {flag_id} is superseded by flag {current.pk} of a newer model; "
+                f"review flag {current.pk} instead."
+            )
+    updated = Flag.objects.filter(
+        pk=flag_id, status__in=[FlagStatus.PENDING, FlagStatus.SUPERSEDED]
+    ).update(
         status=DECISION_STATUS[Decision(decision)],
         reviewer=reviewer,
         reviewed_at=timezone.now(),
@@ -174,14 +278,32 @@ def review_flag(*, flag_id: int, reviewer: AbstractBaseUser, decision: str, note
 
 @transaction.atomic
 def undo_review(*, flag_id: int, user: AbstractBaseUser | None = None) -> Flag:
-    """Put a reviewed flag back in the queue; 409 if it is still pending."""
-    updated = (
-        Flag.objects.filter(pk=flag_id)
-        .exclude(status=FlagStatus.PENDING)
-        .update(status=FlagStatus.PENDING, reviewer=None, reviewed_at=None, note="")
+    """Put a reviewed flag back in the queue; 409 if it has no review.
+
+    A flag of a model that is no longer current goes back as superseded, not pending.
+    """
+    updated = Flag.objects.filter(pk=flag_id, status__in=REVIEWED).update(
+        status=FlagStatus.PENDING, reviewer=None, reviewed_at=None, note=""
     )
     if not updated:
-        raise Conflict(f"Flag {flag_id} is pending; there is no review to undo.")
-    flag = Flag.objects.select_related("site", "score__asset", "video").get(pk=flag_id)
+        raise Conflict(f"Flag {flag_id} has no review to undo.")
+    flag = Flag.objects.select_related("site", "score__asset", "score__version", "video").get(
+        pk=flag_id
+    )
+    if not _is_current(flag.score.version):
+        _supersede(Flag.objects.filter(pk=flag_id), by_version_id=_active_id(flag.score.version))
+        flag.refresh_from_db()
     _audit_review(flag, user, AuditAction.REVIEW_UNDO, "undid the review of")
     return flag
+
+
+def _current_flag_for(flag: Flag) -> Flag | None:
+    """The pending flag that now stands for a superseded flag's image or frames, if any."""
+    pending = Flag.objects.filter(status=FlagStatus.PENDING)
+    if flag.video_id:
+        return (
+            pending.filter(video_id=flag.video_id)
+            .filter(start_frame__lte=flag.end_frame, end_frame__gte=flag.start_frame)
+            .first()
+        )
+    return pending.filter(score__asset_id=flag.score.asset_id, video__isnull=True).first()

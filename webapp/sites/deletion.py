@@ -43,7 +43,7 @@ from webapp.common.errors import Conflict
 from webapp.common.jobs import JobStatus
 from webapp.detectors.models import DetectorVersion, ScoringChunk
 from webapp.objects.models import Box
-from webapp.review.models import Flag, FlagStatus, Score
+from webapp.review.models import REVIEWED, Flag, Score
 from webapp.sites import audit
 from webapp.sites.models import AuditAction, Site
 
@@ -102,7 +102,7 @@ def _assets_impact(assets: QuerySet[Asset]) -> tuple[Impact, list[str]]:
         frames=assets.filter(media_type=MediaType.FRAME).count(),
         scores=Score.objects.filter(asset__in=assets).count(),
         flags=flags.count(),
-        reviews=flags.exclude(status=FlagStatus.PENDING).count(),
+        reviews=flags.filter(status__in=REVIEWED).count(),
         files=len(files),
     )
     return impact, files
@@ -127,7 +127,7 @@ def version_impact(version: DetectorVersion) -> Impact:
     return Impact(
         scores=Score.objects.filter(version=version).count(),
         flags=flags.count(),
-        reviews=flags.exclude(status=FlagStatus.PENDING).count(),
+        reviews=flags.filter(status__in=REVIEWED).count(),
         files=len(_version_files(version)),
     )
 
@@ -147,7 +147,7 @@ def site_impact(site: Site) -> Impact:
         frames=assets.filter(media_type=MediaType.FRAME).count(),
         scores=Score.objects.filter(asset__site=site).count(),
         flags=flags.count(),
-        reviews=flags.exclude(status=FlagStatus.PENDING).count(),
+        reviews=flags.filter(status__in=REVIEWED).count(),
         versions=site.versions.count(),
         uploads=site.uploads.count(),
         members=site.memberships.count(),
