@@ -98,8 +98,8 @@ def start_worker(transactional_db, tmp_path) -> Iterator[Callable[..., subproces
             CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
             CELERY_TASK_ALWAYS_EAGER="0",
             PYTHONUNBUFFERED="1",
-            **extra_env,
         )
+        env.update(extra_env)  # may replace the above (e.g. a worker with its own MEDIA_ROOT)
         command = [
             sys.executable, "-m", "celery", "-A", "workers", "worker",
             "-Q", "cpu,gpu", "--pool", pool, "--concurrency", "1", "--loglevel", "INFO",

@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -162,24 +163,45 @@ USE_TZ = True
 # --- Static and media files ------------------------------------------------------------
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))
-MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+# (a blank value, as in a copied .env.example, means the default, not the current folder)
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default="") or VAR_DIR / "staticfiles")
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default="") or VAR_DIR / "media")
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on a missing folder
 MEDIA_URL = "media/"  # never served directly: asset files go through access-checked views
 
-if env.str("MEDIA_STORAGE", default="local") == "s3":
-    _default_storage = {
+
+def s3_media_storage() -> dict:
+    """Media on S3-compatible storage (AWS S3, MinIO, Ceph, ...), read from the environment.
+
+    Every web server and worker of one deployment points at the same bucket. Credentials
+    come from ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` or boto3's usual chain
+    (instance role, ``~/.aws``). Files are private and only ever served through the
+    access-checked views; a name already taken gets a fresh one, never overwritten, as on
+    the local folder. The storage tests build their storage with this very function.
+    """
+    return {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
             "bucket_name": env.str("AWS_STORAGE_BUCKET_NAME"),
-            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default=None),
-            "region_name": env.str("AWS_S3_REGION_NAME", default=None),
+            # blank in a copied .env.example means "not set", not an empty endpoint
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            "location": env.str("AWS_LOCATION", default=""),  # key prefix in a shared bucket
+            "addressing_style": env.str("AWS_S3_ADDRESSING_STYLE", default="") or None,
             "default_acl": "private",
             "querystring_auth": True,
+            "file_overwrite": False,
         },
     }
-else:
+
+
+MEDIA_STORAGE = env.str("MEDIA_STORAGE", default="local") or "local"
+if MEDIA_STORAGE == "s3":
+    _default_storage = s3_media_storage()
+elif MEDIA_STORAGE == "local":
     _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+else:
+    raise ImproperlyConfigured(f"MEDIA_STORAGE must be 'local' or 's3', not {MEDIA_STORAGE!r}")
 STORAGES = {
     "default": _default_storage,
     "staticfiles": {

@@ -55,10 +55,17 @@ def _transient_errors() -> tuple[type[BaseException], ...]:
         errors += [redis.exceptions.ConnectionError, redis.exceptions.TimeoutError]
     except ImportError:  # pragma: no cover
         pass
+    try:  # S3-compatible media storage briefly away (boto3 comes with django-storages[s3])
+        import botocore.exceptions
+
+        errors += [botocore.exceptions.ConnectionError, botocore.exceptions.ReadTimeoutError]
+    except ImportError:  # pragma: no cover
+        pass
     return tuple(errors)
 
 
-#: Faults that pass by themselves (database or broker briefly away): retried, not failed.
+#: Faults that pass by themselves (database, broker or object storage briefly away):
+#: retried, not failed.
 TRANSIENT_ERRORS = _transient_errors()
 
 
