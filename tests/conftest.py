@@ -24,6 +24,16 @@ from webapp.sites.roles import Role
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing() -> Iterator[None]:
+    """Test users are made by the dozen: 1,000,000 PBKDF2 rounds each (Django's default,
+    kept in production) cost seconds per test and test nothing; sign-in works the same."""
+    from django.test import override_settings
+
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
 @pytest.fixture
 def site(db):  # type: ignore[no-untyped-def]
     return SiteFactory(slug="park", name="City park")

@@ -38,12 +38,6 @@ def s3_endpoint() -> Iterator[str]:
         server.stop()
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):  # type: ignore[no-untyped-def]
-    """The role users sign in by token here: 1,000,000 PBKDF2 rounds each would only be time."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @dataclasses.dataclass
 class Bucket:
     """The test's bucket, seen directly through boto3 (not through the product's code)."""
