@@ -131,6 +131,10 @@ class Detector(ABC):
 
     kind: ClassVar[str]
     params_class: ClassVar[type[Params]]
+    #: The kind's name and one sentence for people who do not know the method (pages, the
+    #: training form): what it compares and what it is good at, in a reviewer's words.
+    title: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
     #: Kinds that benefit from a GPU are routed to the ``gpu`` queue by the web app.
     uses_gpu: ClassVar[bool] = False
     #: Kinds that need a class label per training image (open-set classifiers).

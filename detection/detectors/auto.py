@@ -107,6 +107,11 @@ class AutoDetector(Detector):
     """Chooses a kind for you: tries the candidates on your own images and keeps the best."""
 
     kind = "auto"
+    title = "Automatic (recommended)"
+    summary = (
+        "Tries the methods that need no labels on your own photos and keeps the one that "
+        "tells odd photos from normal ones best. Nothing to set."
+    )
     params_class = AutoParams
     params: AutoParams
     uses_gpu = True  # deep_knn, the usual winner, profits from one

@@ -155,6 +155,11 @@ class ClassifierOpensetDetector(Detector):
     """Fine-tuned pretrained CNN over the site's labelled classes; energy / max-softmax score."""
 
     kind = "classifier_openset"
+    title = "Known classes, unknown ones flagged"
+    summary = (
+        "Learns the classes you named (e.g. species) and flags photos that fit none of them. "
+        "Needs a class on every training photo."
+    )
     params_class = ClassifierOpensetParams
     params: ClassifierOpensetParams
     uses_gpu = True

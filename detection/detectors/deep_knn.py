@@ -173,6 +173,11 @@ class DeepKnnDetector(Detector):
     """Pretrained CNN patch features, coreset memory bank, nearest-neighbour distance; heatmap."""
 
     kind = "deep_knn"
+    title = "Visual likeness"
+    summary = (
+        "Compares every small region of a photo with the normal photos through a pretrained "
+        "image network; finds small defects and shows where they are."
+    )
     params_class = DeepKnnParams
     crossfit = True
     params: DeepKnnParams

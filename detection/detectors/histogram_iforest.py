@@ -138,6 +138,11 @@ class HistogramIForestDetector(Detector):
     """HSV colour histogram (Hellinger space) + kNN (or IsolationForest, OC-SVM, LOF); fast, CPU."""
 
     kind = "histogram_iforest"
+    title = "Colour mix"
+    summary = (
+        "Compares each photo's mix of colours with the normal photos. Very fast; good when "
+        "what is wrong changes the colours (another kind of scene, a wilting plant)."
+    )
     params_class = HistogramParams
     crossfit = True
     params: HistogramParams

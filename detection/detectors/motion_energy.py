@@ -93,6 +93,10 @@ class MotionEnergyDetector(TemporalDetector):
     """Worst region's motion relative to normal video (frame difference or flow); no training."""
 
     kind = "motion_energy"
+    title = "Video: fast motion (no training)"
+    summary = (
+        "Flags stretches of video where something moves faster than anything in the normal clips."
+    )
     params_class = MotionEnergyParams
     params: MotionEnergyParams
 

@@ -208,6 +208,11 @@ class PatchAutoencoderDetector(Detector):
     """Conv autoencoder on a grid of patches; the worst patch's reconstruction error; heatmap."""
 
     kind = "patch_autoencoder"
+    title = "Redrawing"
+    summary = (
+        "Learns to redraw normal photos piece by piece; the pieces it cannot redraw are "
+        "unusual, and it shows where."
+    )
     params_class = PatchAutoencoderParams
     params: PatchAutoencoderParams
     uses_gpu = True

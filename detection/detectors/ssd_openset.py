@@ -232,6 +232,11 @@ class SsdOpensetDetector(Detector):
     """SSDlite detector of the labelled classes; each object scored for being none of them."""
 
     kind = "ssd_openset"
+    title = "Objects in boxes"
+    summary = (
+        "Finds the objects you marked with boxes and flags unknown objects, forbidden ones "
+        "and wrong counts. Needs boxes on the training photos."
+    )
     params_class = SsdOpensetParams
     params: SsdOpensetParams
     uses_gpu = True

@@ -226,6 +226,11 @@ class VideoAutoencoderDetector(TemporalDetector):
     """Conv3D + ConvLSTM autoencoder on frame cubes; worst normalised region error per frame."""
 
     kind = "video_autoencoder"
+    title = "Video: how scenes move"
+    summary = (
+        "Learns how normal scenes look and move over short stretches of video, and flags "
+        "events that look or move unlike them."
+    )
     params_class = VideoAutoencoderParams
     params: VideoAutoencoderParams
     uses_gpu = True

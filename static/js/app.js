@@ -16,9 +16,7 @@
     var describe = function () {
       var kind = kinds[kindSelect.value];
       if (description) {
-        description.textContent = kind
-          ? kind.description + (kind.uses_gpu ? " (uses the GPU queue when available)" : "")
-          : "";
+        description.textContent = kind ? kind.summary || kind.description : "";
       }
     };
     kindSelect.addEventListener("change", describe);
@@ -31,6 +29,28 @@
         params.focus();
       });
     }
+  }
+
+  // Create a site: the address name follows the name until someone edits it by hand.
+  var siteName = document.getElementById("id_name");
+  var siteSlug = document.getElementById("id_slug");
+  if (siteName && siteSlug && document.getElementById("create-site-form")) {
+    var edited = siteSlug.value !== "";
+    var slugify = function (text) {
+      return text
+        .normalize("NFKD")
+        .replace(/[\u0300-\u036f]/g, "")
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, "-")
+        .replace(/^-+|-+$/g, "")
+        .slice(0, 64);
+    };
+    siteSlug.addEventListener("input", function () {
+      edited = siteSlug.value !== "";
+    });
+    siteName.addEventListener("input", function () {
+      if (!edited) siteSlug.value = slugify(siteName.value);
+    });
   }
 
   // Threshold method: the fixed value only matters for "fixed", the rate only for "fpr".

@@ -39,8 +39,25 @@
   function supersededText(flag) {
     var by = flag.superseded_by;
     if (!by) return "";
-    return "v" + by.version_number + " scored " + fmt(by.score) +
+    return "model " + by.version_number + " scored " + fmt(by.score) +
       (by.is_flagged ? " (flags it too)" : " (below its threshold)");
+  }
+
+  /** Write ``name`` so that a cut keeps its end: "long-name-of-a-pho…to-017.png". */
+  function showName(element, name) {
+    var tail = name.length > 16 ? name.slice(-10) : "";
+    var head = document.createElement("span");
+    head.className = "name-head";
+    head.textContent = tail ? name.slice(0, -10) : name;
+    element.textContent = "";
+    element.appendChild(head);
+    if (tail) {
+      var end = document.createElement("span");
+      end.className = "name-tail";
+      end.textContent = tail;
+      element.appendChild(end);
+    }
+    element.title = name;
   }
 
   var DONE = { confirm: "confirmed as an anomaly", reject: "rejected as normal" };
@@ -151,10 +168,10 @@
       li.dataset.previewUrl = flag.preview_url || "";
     }
     li.querySelector("img").src = flag.thumbnail_url;
-    li.querySelector(".flag-name").textContent = flag.filename;
+    showName(li.querySelector(".flag-name"), flag.filename);
     li.querySelector('[data-field="score"]').textContent = fmt(flag.score);
     li.querySelector('[data-field="threshold"]').textContent = fmt(flag.threshold);
-    li.querySelector('[data-field="version"]').textContent = "v" + flag.version_number;
+    li.querySelector('[data-field="version"]').textContent = "model " + flag.version_number;
     updateItem(li, flag);
     return li;
   }
@@ -208,7 +225,7 @@
     version.textContent = "";
     var link = document.createElement("a");
     link.href = urlFor(root.dataset.versionUrl, data.versionId);
-    link.textContent = "v" + data.versionNumber;
+    link.textContent = "Model " + data.versionNumber;
     version.appendChild(link);
     var status = LABELS[data.status] || data.status;
     document.getElementById("viewer-status").textContent =
@@ -598,7 +615,11 @@
     if (handled) event.preventDefault();
   });
 
-  // Start: show the first item of the list in the viewer (already rendered server-side).
+  // Start: names cut at their middle, not their end; the first item shown in the viewer.
+  items().forEach(function (li) {
+    var name = li.querySelector(".flag-name");
+    if (name) showName(name, name.textContent.trim());
+  });
   var first = selected() || items()[0];
   if (first) select(first, false);
   refreshEmpty();

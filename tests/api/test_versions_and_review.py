@@ -103,7 +103,7 @@ def test_training_calibrates_stores_and_activates_first_version(trained, api):
     assert calibration["guaranteed_fpr"] == pytest.approx(1 / 31)
     assert calibration["expected_false_alarms_per_100"] == pytest.approx(3.23)
     assert calibration["target_fpr_kept"] is False and calibration["more_normals_needed"] == 69
-    assert "Add 69 more normal images" in calibration["message"]
+    assert "Add 69 more normal photos" in calibration["message"]
     assert api("outsider").get(f"/api/versions/{version['id']}/evaluation/").status_code == 404
     assert DetectorVersion.objects.get(pk=version["id"]).artefact.name.endswith(".zip")
 

@@ -231,8 +231,8 @@ def test_upload_through_the_page(page, live_server, park):  # type: ignore[no-un
         }
     )
     page.set_input_files("#id_files", files)
-    page.get_by_label("Train (known normal)").check()
-    page.get_by_role("button", name="Upload", exact=True).click()
+    page.get_by_label("Normal photos", exact=False).check()
+    page.get_by_role("button", name="Add photos", exact=True).click()
     expect(page.locator("#stored-count")).to_have_text("2")
     expect(page.locator("#rejected-table")).to_contain_text("broken.jpg")
     screenshot(page, "upload-result")
@@ -292,12 +292,12 @@ def test_version_report_and_activation(page, live_server, transactional_db):  # 
     promise = page.locator("#version-calibration")
     expect(promise).to_be_visible()
     expect(promise).to_have_class("callout callout-warning")
-    expect(promise).to_contain_text("at most 2.4 per 100 normal images")
-    expect(promise).to_contain_text("Add 59 more normal images and train again.")
+    expect(promise).to_contain_text("at most 2.4 per 100 normal photos")
+    expect(promise).to_contain_text("Add 59 more normal photos and train again.")
     screenshot(page, "version-detail")
-    page.get_by_role("button", name="Activate version 2").click()
+    page.get_by_role("button", name="Use model 2").click()
     page.wait_for_url(f"{live_server.url}/sites/line/")
-    expect(page.locator(".messages")).to_contain_text("Version 2 is now active")
+    expect(page.locator(".messages")).to_contain_text("Model 2 is now in use")
     assert Site.objects.get(pk=site.pk).active_version_id == second.pk
     screenshot(page, "site-detail")
 

@@ -128,7 +128,7 @@ def test_create_site_form_makes_the_creator_admin(client, users):
     page = client.get("/sites/quay/")
     assert page.status_code == 200
     assert b"Quay camera" in page.content
-    assert b"Train a new version" in page.content
+    assert b"Train a new model" in page.content
 
 
 def test_create_site_form_shows_errors(client, users):
@@ -154,7 +154,7 @@ def test_site_detail_shows_actions_by_role(client, users):
 def test_train_form_offers_auto_first_and_selected(client, users, site):
     login(client, users["admin"])
     page = client.get("/sites/park/").content.decode()
-    assert '<option value="auto" selected>auto</option>' in page
+    assert '<option value="auto" selected>Automatic (recommended)</option>' in page
     chosen = make_version(
         site, kind="auto", metrics={"auto": {"chosen": "deep_knn", "table": [], "reason": "x"}}
     )
@@ -189,7 +189,7 @@ def test_upload_keeps_valid_files_and_lists_rejected_ones(client, users):
     page = response.content.decode()
     upload = Upload.objects.get()
     assert Asset.objects.filter(upload=upload).count() == 2
-    assert '<strong id="stored-count">2</strong> images stored' in page
+    assert '<strong id="stored-count">2</strong> files stored' in page
     assert '<strong class="error-text" id="rejected-count">1</strong> file rejected' in page
     [rejected] = upload.rejected
     assert rejected["filename"] == "broken.jpg"
@@ -237,8 +237,8 @@ def test_version_page_states_the_false_alarm_promise_and_warns_a_small_site(clie
     small = make_version(site, metrics=_calibrated(30, 1 / 31, False, 69))
     page = client.get(f"/versions/{small.pk}/").content.decode()
     assert 'id="version-calibration" class="callout callout-warning"' in page
-    assert 'at most <span data-field="false-alarms">3.2</span> per 100 normal images' in page
-    assert "too few normal images" in page and "Add 69 more normal images" in page
+    assert 'at most <span data-field="false-alarms">3.2</span> per 100 normal photos' in page
+    assert "too few normal photos" in page and "Add 69 more normal photos" in page
     big = make_version(
         site,
         metrics=_calibrated(
@@ -272,7 +272,7 @@ def test_version_page_renders_metrics_params_and_manifest(client, users, flagged
     assert '<dd data-group="fit">2</dd>' in page
     assert '<dd data-group="holdout">1</dd>' in page
     assert f"/api/assets/{assets[0].pk}/thumbnail/" in page
-    assert "Active version" in page
+    assert "In use" in page
     assert "activate-form" not in page
 
 
@@ -314,7 +314,7 @@ def test_activate_forbidden_for_reviewer_allowed_for_admin(client, users, flagge
     response = client.post(f"/versions/{older.pk}/activate/", follow=True)
     assert response.redirect_chain[-1][0] == "/sites/park/"
     assert Site.objects.get(slug="park").active_version_id == older.pk
-    assert b"is now active" in response.content
+    assert b"is now in use" in response.content
     assert client.get(f"/versions/{older.pk}/activate/").status_code == 405
 
 
@@ -335,7 +335,7 @@ def test_review_queue_lists_pending_flags_highest_score_first(client, users, fla
         assert f"/api/assets/{asset.pk}/display/" in page  # the viewer
         assert f"/api/assets/{asset.pk}/thumbnail/" in page  # the list
     assert "0.9000" in page and "0.5000" in page
-    assert f"v{version.number}" in page
+    assert f"Model {version.number}" in page
     assert '<strong id="pending-count">3</strong>' in page
     assert 'id="confirm-button"' in page
     assert 'id="reject-button"' in page

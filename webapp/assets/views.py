@@ -17,6 +17,7 @@ from webapp.pages.confirm import confirm_delete
 from webapp.pages.forms import LabelForm, UploadForm, add_service_errors
 from webapp.sites import deletion
 from webapp.sites.access import access_site, access_site_object, can, check_capability
+from webapp.sites.guide import first_steps
 from webapp.sites.roles import Capability
 
 
@@ -39,8 +40,9 @@ def upload(request: HttpRequest, slug: str) -> HttpResponse:
             except ValidationError as exc:
                 add_service_errors(form, exc)
     else:
-        initial = Purpose.SCORE if site.active_version_id else Purpose.TRAIN
-        form = UploadForm(initial={"purpose": initial})
+        asked = request.GET.get("purpose")
+        default = Purpose.SCORE if site.active_version_id else Purpose.TRAIN
+        form = UploadForm(initial={"purpose": asked if asked in Purpose.values else default})
     scored_by = None
     if result is not None and result.upload.purpose == Purpose.SCORE:
         scored_by = site.active_version
@@ -50,6 +52,8 @@ def upload(request: HttpRequest, slug: str) -> HttpResponse:
         "result": result,
         "scored_by": scored_by,
         "can_review": can(request.user, site, Capability.REVIEW),
+        "can_manage": can(request.user, site, Capability.MANAGE),
+        "guide": first_steps(site, request.user) if result is not None else None,
     }
     status = 400 if request.method == "POST" and result is None else 200
     return render(request, "assets/upload.html", context, status=status)

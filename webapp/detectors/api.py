@@ -233,6 +233,10 @@ class DetectorKindsView(APIView):
             "DetectorKind",
             {
                 "kind": serializers.CharField(),
+                "title": serializers.CharField(help_text="The kind's name in plain words."),
+                "summary": serializers.CharField(
+                    help_text="One sentence for people who do not know the method."
+                ),
                 "defaults": serializers.DictField(),
                 "uses_gpu": serializers.BooleanField(),
                 "needs_labels": serializers.BooleanField(),

@@ -55,6 +55,8 @@ def detector_kinds() -> list[dict[str, Any]]:
         kinds.append(
             {
                 "kind": kind,
+                "title": cls.title or kind,
+                "summary": cls.summary,
                 "defaults": cls.params_class().to_dict(),
                 "uses_gpu": cls.uses_gpu,
                 "needs_labels": cls.needs_labels,
@@ -120,13 +122,13 @@ def calibration_summary(version: DetectorVersion) -> dict[str, Any] | None:
     kept = bool(metrics.get("target_fpr_kept"))
     more = int(metrics.get("more_normals_needed") or 0)
     sentence = (
-        f"At most {per_100:.1f} false alarms are expected per 100 normal images "
-        f"(calibrated on {n} normal images, {checked})."
+        f"At most {per_100:.1f} false alarms are expected per 100 normal photos "
+        f"(calibrated on {n} normal photos, {checked})."
     )
     if metrics.get("threshold_method") == "fpr" and target is not None and not kept:
         sentence += (
             f" That is more than the {100 * float(target):g} per 100 asked for: this site has "
-            f"too few normal images to promise it. Add {more} more normal images and train again."
+            f"too few normal photos to promise it. Add {more} more normal photos and train again."
         )
     recall = None
     total = int(metrics.get("n_anomalous") or 0)

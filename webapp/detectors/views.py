@@ -46,17 +46,20 @@ MANIFEST_GROUPS = (
 def train_version(request: HttpRequest, slug: str) -> HttpResponse:
     """Queue the training of a new version; invalid input re-renders the site page."""
     site = access_site(request.user, slug, Capability.MANAGE)
-    kinds = [k["kind"] for k in selectors.detector_kinds()]
-    form = TrainForm(request.POST, kinds=kinds)
+    form = TrainForm(request.POST, kinds=selectors.detector_kinds())
     if form.is_valid():
         try:
             version = services.request_training(site=site, user=request.user, **form.cleaned_data)
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
-            messages.success(request, f"Version {version.number} ({version.kind}) is queued.")
+            messages.success(
+                request,
+                f"Model {version.number} ({version.kind}) is queued for training; this page "
+                "follows its progress.",
+            )
             return redirect("version-detail", version_id=version.pk)
-    messages.error(request, "The new version was not created; see the errors in the form.")
+    messages.error(request, "The new model was not created; see the errors in the form.")
     return render_site_detail(request, site, train_form=form)
 
 
@@ -70,10 +73,10 @@ def rescore_site(request: HttpRequest, slug: str) -> HttpResponse:
         messages.error(request, str(exc))
     else:
         if job is None:
-            messages.info(request, "There are no score images to score.")
+            messages.info(request, "There are no photos to check yet.")
         else:
-            state = "is scoring" if job.status == JobStatus.RUNNING else "queued for"
-            messages.success(request, f"Scoring job {job.pk} {state} {job.total} images.")
+            state = "is checking" if job.status == JobStatus.RUNNING else "will check"
+            messages.success(request, f"Scoring job {job.pk} {state} {job.total} photos again.")
     return redirect("site-detail", slug=site.slug)
 
 
@@ -92,7 +95,10 @@ def activate_version(request: HttpRequest, version_id: int) -> HttpResponse:
     except Conflict as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"Version {version.number} is now active.")
+        messages.success(
+            request,
+            f"Model {version.number} is now in use: it checks every new photo.",
+        )
     return redirect("site-detail", slug=version.site.slug)
 
 
@@ -176,8 +182,16 @@ def version_detail(request: HttpRequest, version_id: int) -> HttpResponse:
         "preview_limit": MANIFEST_PREVIEW,
         "evaluation": _evaluation_context(version),
         "calibration": selectors.calibration_summary(version),
+        **_plain_kind(version.chosen_kind or version.kind),
     }
     return render(request, "detectors/version_detail.html", context)
+
+
+def _plain_kind(kind: str) -> dict[str, str]:
+    """The kind's name and one-line summary in plain words (empty for a kind since removed)."""
+    known = {row["kind"]: row for row in selectors.detector_kinds()}
+    row = known.get(kind, {})
+    return {"kind_title": row.get("title", kind), "kind_summary": row.get("summary", "")}
 
 
 def _evaluation_context(version: DetectorVersion) -> dict[str, Any]:

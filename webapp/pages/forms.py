@@ -31,7 +31,10 @@ def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
 class SiteCreateForm(forms.Form):
     name = forms.CharField(max_length=200)
     slug = forms.SlugField(
-        max_length=64, help_text="Short name used in addresses: letters, digits, - and _."
+        max_length=64,
+        required=False,
+        label="Short name for addresses",
+        help_text="Made from the name; change it if you like (letters, digits, - and _).",
     )
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
@@ -66,35 +69,45 @@ class LabelForm(forms.Form):
 
 
 class TrainForm(forms.Form):
-    kind = forms.ChoiceField(choices=[], label="Detector kind")
+    """Training: the method is the only choice a first-time user meets; the rest is
+    "advanced" on the page and defaults to what needs no knowledge of the methods."""
+
+    kind = forms.ChoiceField(choices=[], label="Method")
     params = forms.CharField(
         required=False,
-        label="Parameters (JSON object)",
+        label="Method settings (JSON object)",
         initial="{}",
         widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false", "class": "mono"}),
-        help_text="Leave {} for the kind's defaults.",
+        help_text="Leave {} for the method's defaults.",
     )
     threshold_method = forms.ChoiceField(
-        choices=ThresholdMethod.choices, initial=ThresholdMethod.FPR
+        choices=ThresholdMethod.choices,
+        initial=ThresholdMethod.FPR,
+        label="How sensitive",
+        help_text="The default keeps the false alarms below the rate you set, on photos the "
+        "model has never seen.",
     )
     target_fpr = forms.FloatField(
         required=False,
-        label="Target false-positive rate",
+        label="False alarms allowed (share of normal photos)",
         min_value=0.0,
         max_value=0.5,
         widget=forms.NumberInput(attrs={"step": "any"}),
+        help_text="0.01 = at most 1 false alarm per 100 normal photos.",
     )
     fixed_threshold = forms.FloatField(
         required=False,
-        label="Fixed threshold",
+        label="Fixed alarm score",
         widget=forms.NumberInput(attrs={"step": "any"}),
-        help_text="Only for the 'fixed' method.",
+        help_text="Only for the 'fixed' choice: photos scoring above it are flagged.",
     )
 
-    def __init__(self, *args: Any, kinds: list[str], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, kinds: list[dict[str, Any]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = [(kind, kind) for kind in kinds]
-        if "auto" in kinds:  # the choice that needs no knowledge of the kinds
+        self.fields["kind"].choices = [
+            (kind["kind"], kind.get("title") or kind["kind"]) for kind in kinds
+        ]
+        if any(kind["kind"] == "auto" for kind in kinds):  # needs no knowledge of the kinds
             self.fields["kind"].initial = "auto"
         self.fields["target_fpr"].widget.attrs["placeholder"] = str(settings.DEFAULT_TARGET_FPR)
 
@@ -119,7 +132,12 @@ class MultipleFileInput(forms.FileInput):
 
 class UploadForm(forms.Form):
     purpose = forms.ChoiceField(
-        choices=Purpose.choices, widget=forms.RadioSelect, initial=Purpose.SCORE
+        choices=[
+            (Purpose.TRAIN, "Normal photos: they teach the model what to expect (training)"),
+            (Purpose.SCORE, "New photos to check: the model in use flags what looks unusual"),
+        ],
+        widget=forms.RadioSelect,
+        initial=Purpose.SCORE,
     )
     #: Rendered by the form, read by the view (``incoming_files``): whether the files are
     #: acceptable is the upload service's decision, so the field only checks there are some.

@@ -85,7 +85,13 @@ class SiteListCreateView(generics.ListAPIView):
     serializer_class = SiteOutput
 
     class SiteInput(serializers.Serializer):
-        slug = serializers.SlugField(max_length=64)
+        slug = serializers.SlugField(
+            max_length=64,
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text="Name in addresses; made from the name when left out.",
+        )
         name = serializers.CharField(max_length=200)
         description = serializers.CharField(required=False, allow_blank=True, default="")
 

@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.text import slugify
 
 from webapp.sites import audit
 from webapp.sites.models import AuditAction, Membership, Site
@@ -13,8 +14,16 @@ from webapp.sites.roles import Role
 
 
 @transaction.atomic
-def create_site(*, creator: AbstractBaseUser, slug: str, name: str, description: str = "") -> Site:
-    """Create a site; its creator becomes its admin."""
+def create_site(
+    *, creator: AbstractBaseUser, name: str, slug: str = "", description: str = ""
+) -> Site:
+    """Create a site; its creator becomes its admin.
+
+    Without a ``slug`` (the name in addresses), one is made from the name, with -2, -3...
+    when taken; a slug given explicitly must be free.
+    """
+    if not slug:
+        slug = free_slug(name)
     if Site.objects.filter(slug=slug).exists():
         raise ValidationError({"slug": f"A site with slug '{slug}' already exists."})
     try:
@@ -24,6 +33,15 @@ def create_site(*, creator: AbstractBaseUser, slug: str, name: str, description:
         raise ValidationError({"slug": f"A site with slug '{slug}' already exists."}) from None
     Membership.objects.create(site=site, user=creator, role=Role.ADMIN)
     return site
+
+
+def free_slug(name: str) -> str:
+    """A slug from ``name`` that no site has yet (``site`` when the name has no letters)."""
+    base = slugify(name)[:58].strip("-") or "site"
+    taken = set(Site.objects.filter(slug__startswith=base).values_list("slug", flat=True))
+    if base not in taken:
+        return base
+    return next(f"{base}-{n}" for n in range(2, len(taken) + 3) if f"{base}-{n}" not in taken)
 
 
 @transaction.atomic

@@ -27,6 +27,7 @@ from webapp.pages.forms import (
 from webapp.review import selectors as review_selectors
 from webapp.sites import deletion, selectors, services
 from webapp.sites.access import access_site, can, role_on
+from webapp.sites.guide import first_steps
 from webapp.sites.models import AuditAction, Site
 from webapp.sites.roles import Capability
 
@@ -67,6 +68,9 @@ def render_site_detail(
     can_manage = can(request.user, site, Capability.MANAGE)
     kinds = detector_selectors.detector_kinds() if can_manage else []
     versions = list(detector_selectors.versions_of(site))
+    for version in versions:
+        version.calibration = detector_selectors.calibration_summary(version)
+    guide = first_steps(site, request.user)
     jobs = list(detector_selectors.scoring_jobs_of(site)[:10])
     context: dict[str, Any] = {
         "site": site,
@@ -80,7 +84,11 @@ def render_site_detail(
         "uploads": asset_selectors.recent_uploads(site, limit=10),
         "members": selectors.memberships_of(site),
         "kinds": kinds,
-        "train_form": train_form or TrainForm(kinds=[k["kind"] for k in kinds]),
+        "guide": guide,
+        "active_calibration": next(
+            (v.calibration for v in versions if v.pk == site.active_version_id), None
+        ),
+        "train_form": train_form or TrainForm(kinds=kinds),
         "member_form": member_form or MemberForm(),
         "video_form": video_form
         or VideoSettingsForm(
