@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "webapp.review",
     "webapp.objects",
     "webapp.health",
+    "webapp.dashboard",
 ]
 
 MIDDLEWARE = [

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 from django.db.models import Count, Q, QuerySet
 
+from detection.base import ParamsError
 from detection.calibration import normalised_score
 from detection.registry import available_kinds, detector_class
 from webapp.detectors.models import DetectorVersion, JobStatus, ScoringJob
@@ -63,6 +64,37 @@ def detector_kinds() -> list[dict[str, Any]]:
             }
         )
     return kinds
+
+
+#: What each kind does, in one sentence for someone who has never trained a model.
+PLAIN_KIND_DESCRIPTIONS = {
+    "auto": "Tries several kinds on this site's own photos and keeps the one that tells "
+    "normal from unusual best.",
+    "histogram_iforest": "Compares the colours of each photo with those of the normal "
+    "photos; fast, needs no graphics card.",
+    "deep_knn": "Compares small pieces of each photo with pieces of the normal photos, using "
+    "a network trained on everyday pictures; shows where a photo differs.",
+    "patch_autoencoder": "Learns to redraw normal photos piece by piece; pieces it cannot "
+    "redraw are unusual, and it shows where they are.",
+    "classifier_openset": "Learns to tell the site's known classes apart; a photo that fits "
+    "none of them is flagged.",
+    "ssd_openset": "Finds the objects it was shown in drawn boxes, and flags objects unlike "
+    "all of them or that break the site's rules.",
+    "video_autoencoder": "Learns how normal video moves over a few frames; moments it cannot "
+    "predict are flagged.",
+    "motion_energy": "Measures how much moves in each part of the picture compared with "
+    "normal video; needs no training.",
+}
+
+
+def plain_kind_description(kind: str) -> str:
+    """One plain sentence on what a kind does (the class's summary for kinds not listed)."""
+    if kind in PLAIN_KIND_DESCRIPTIONS:
+        return PLAIN_KIND_DESCRIPTIONS[kind]
+    try:
+        return (detector_class(kind).__doc__ or "").strip().split("\n")[0]
+    except ParamsError:  # a kind since removed from this installation
+        return ""
 
 
 def evaluation_scores(version: DetectorVersion) -> tuple[list[float], list[float]]:
