@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "webapp.review",
     "webapp.objects",
     "webapp.health",
+    "webapp.dashboard",
 ]
 
 MIDDLEWARE = [

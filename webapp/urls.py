@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from webapp.assets import api as assets_api
 from webapp.common.errors import api_path_not_found
+from webapp.dashboard import api as dashboard_api
 from webapp.detectors import api as detectors_api
 from webapp.health import api as health_api
 from webapp.objects import api as objects_api
@@ -27,6 +28,11 @@ api_patterns = [
     ),
     path("sites/<slug:slug>/uploads/", assets_api.UploadCreateView.as_view(), name="api-uploads"),
     path("sites/<slug:slug>/audit/", sites_api.AuditLogView.as_view(), name="api-site-audit"),
+    path(
+        "sites/<slug:slug>/dashboard/",
+        dashboard_api.DashboardView.as_view(),
+        name="api-site-dashboard",
+    ),
     path("uploads/<int:upload_id>/", assets_api.UploadDetailView.as_view(), name="api-upload"),
     path("sites/<slug:slug>/assets/", assets_api.AssetListView.as_view(), name="api-assets"),
     path(

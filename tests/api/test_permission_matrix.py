@@ -74,6 +74,7 @@ POLICY: dict[tuple[str, str], tuple[str, bool]] = {
     ("GET", "/api/sites/{slug}/classes/"): (VIEW, False),
     ("POST", "/api/sites/{slug}/classes/"): (MANAGE, False),
     ("GET", "/api/sites/{slug}/coco/"): (VIEW, False),
+    ("GET", "/api/sites/{slug}/dashboard/"): (VIEW, False),
     ("POST", "/api/sites/{slug}/coco/"): (MANAGE, False),
     ("GET", "/api/sites/{slug}/flags/"): (VIEW, False),
     ("GET", "/api/sites/{slug}/members/"): (VIEW, False),

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 from django.db.models import Count, Q, QuerySet
 
+from detection.base import ParamsError
 from detection.calibration import normalised_score
 from detection.registry import available_kinds, detector_class
 from webapp.detectors.models import DetectorVersion, JobStatus, ScoringJob
@@ -65,6 +66,16 @@ def detector_kinds() -> list[dict[str, Any]]:
             }
         )
     return kinds
+
+
+def plain_kind(kind: str) -> tuple[str, str]:
+    """A kind's title and one-sentence summary in plain words (see ``Detector.summary``);
+    the bare name and nothing for a kind since removed from this installation."""
+    try:
+        cls = detector_class(kind)
+    except ParamsError:
+        return kind, ""
+    return cls.title or kind, cls.summary
 
 
 def evaluation_scores(version: DetectorVersion) -> tuple[list[float], list[float]]:

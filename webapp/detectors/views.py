@@ -165,6 +165,7 @@ def version_detail(request: HttpRequest, version_id: int) -> HttpResponse:
         }
         for key, title, help_text in MANIFEST_GROUPS
     ]
+    kind_title, kind_summary = selectors.plain_kind(version.chosen_kind or version.kind)
     context = {
         "site": site,
         "version": version,
@@ -182,16 +183,10 @@ def version_detail(request: HttpRequest, version_id: int) -> HttpResponse:
         "preview_limit": MANIFEST_PREVIEW,
         "evaluation": _evaluation_context(version),
         "calibration": selectors.calibration_summary(version),
-        **_plain_kind(version.chosen_kind or version.kind),
+        "kind_title": kind_title,
+        "kind_summary": kind_summary,
     }
     return render(request, "detectors/version_detail.html", context)
-
-
-def _plain_kind(kind: str) -> dict[str, str]:
-    """The kind's name and one-line summary in plain words (empty for a kind since removed)."""
-    known = {row["kind"]: row for row in selectors.detector_kinds()}
-    row = known.get(kind, {})
-    return {"kind_title": row.get("title", kind), "kind_summary": row.get("summary", "")}
 
 
 def _evaluation_context(version: DetectorVersion) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from webapp.assets import views as asset_views
+from webapp.dashboard import views as dashboard_views
 from webapp.detectors import views as detector_views
 from webapp.objects import views as object_views
 from webapp.review import views as review_views
@@ -26,6 +27,7 @@ urlpatterns = [
     path("sites/<slug:slug>/upload/", asset_views.upload, name="site-upload"),
     path("sites/<slug:slug>/delete/", site_views.delete_site, name="site-delete"),
     path("sites/<slug:slug>/audit/", site_views.audit_log, name="site-audit"),
+    path("sites/<slug:slug>/dashboard/", dashboard_views.site_dashboard, name="site-dashboard"),
     path("uploads/<int:upload_id>/delete/", asset_views.delete_upload, name="upload-delete"),
     path("assets/<int:asset_id>/delete/", asset_views.delete_asset, name="asset-delete"),
     path("versions/<int:version_id>/delete/", detector_views.delete_version, name="version-delete"),
