@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "webapp.objects",
     "webapp.health",
     "webapp.dashboard",
+    "webapp.hooks",
 ]
 
 MIDDLEWARE = [
@@ -259,6 +260,19 @@ SCORING_TIME_LIMIT = env.int("SCORING_TIME_LIMIT", default=SCORING_SOFT_TIME_LIM
 EXTRACTION_SOFT_TIME_LIMIT = env.int("EXTRACTION_SOFT_TIME_LIMIT", default=2 * 3600)
 EXTRACTION_TIME_LIMIT = env.int("EXTRACTION_TIME_LIMIT", default=EXTRACTION_SOFT_TIME_LIMIT + 300)
 
+# --- Webhooks (webapp/hooks) ------------------------------------------------------------
+#: Seconds a receiver has to answer one delivery attempt.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5)
+#: Attempts before a delivery is failed (network errors, 5xx, 408 and 429 are retried),
+#: waiting WEBHOOK_RETRY_BASE_SECONDS x 4^(n-1) after attempt n, at most ..._MAX_SECONDS.
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=6)
+WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=10)
+WEBHOOK_RETRY_MAX_SECONDS = env.float("WEBHOOK_RETRY_MAX_SECONDS", default=3600)
+#: Whether hooks may post to private, loopback and link-local addresses. A self-hosted
+#: install often posts to its own LAN, so yes by default; set 0 where admins of a site
+#: must not reach the server's neighbours (checked at registration and on every attempt).
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=True)
+
 # --- Celery ----------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str(
     "CELERY_BROKER_URL", default=f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}"
@@ -306,6 +320,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "JobStatusEnum": "webapp.detectors.models.JobStatus",
         "FlagStatusEnum": "webapp.review.models.FlagStatus",
+        "WebhookEventEnum": "webapp.hooks.models.WebhookEvent",
     },
 }
 

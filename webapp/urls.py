@@ -9,6 +9,7 @@ from webapp.common.errors import api_path_not_found
 from webapp.dashboard import api as dashboard_api
 from webapp.detectors import api as detectors_api
 from webapp.health import api as health_api
+from webapp.hooks import api as hooks_api
 from webapp.objects import api as objects_api
 from webapp.review import api as review_api
 from webapp.sites import api as sites_api
@@ -32,6 +33,27 @@ api_patterns = [
         "sites/<slug:slug>/dashboard/",
         dashboard_api.DashboardView.as_view(),
         name="api-site-dashboard",
+    ),
+    path("sites/<slug:slug>/webhooks/", hooks_api.WebhookListView.as_view(), name="api-webhooks"),
+    path(
+        "sites/<slug:slug>/webhooks/<int:webhook_id>/",
+        hooks_api.WebhookDetailView.as_view(),
+        name="api-webhook",
+    ),
+    path(
+        "sites/<slug:slug>/webhooks/<int:webhook_id>/rotate-secret/",
+        hooks_api.WebhookRotateSecretView.as_view(),
+        name="api-webhook-rotate-secret",
+    ),
+    path(
+        "sites/<slug:slug>/webhooks/<int:webhook_id>/test/",
+        hooks_api.WebhookTestView.as_view(),
+        name="api-webhook-test",
+    ),
+    path(
+        "sites/<slug:slug>/webhooks/<int:webhook_id>/deliveries/",
+        hooks_api.DeliveryListView.as_view(),
+        name="api-webhook-deliveries",
     ),
     path("uploads/<int:upload_id>/", assets_api.UploadDetailView.as_view(), name="api-upload"),
     path("sites/<slug:slug>/assets/", assets_api.AssetListView.as_view(), name="api-assets"),

@@ -32,9 +32,10 @@ def _beat(name: str, queues: str) -> None:
 
 
 def _watch(name: str, queues: str) -> None:
-    """Every few seconds: beat, then re-send the jobs whose worker is gone."""
+    """Every few seconds: beat, then re-send the jobs (and deliveries) whose worker is gone."""
     from webapp.assets.video_services import requeue_stale_extractions
     from webapp.detectors.services import requeue_stale_jobs
+    from webapp.hooks.services import requeue_stale_deliveries
 
     interval = max(0.5, settings.JOB_WATCHDOG_SECONDS)
     try:
@@ -44,6 +45,7 @@ def _watch(name: str, queues: str) -> None:
             try:
                 versions, chunks = requeue_stale_jobs()
                 videos = requeue_stale_extractions()
+                deliveries = requeue_stale_deliveries()
             except Exception:  # a database hiccup must not kill the watchdog
                 logger.exception("watchdog could not check for dead jobs")
                 continue
@@ -53,6 +55,8 @@ def _watch(name: str, queues: str) -> None:
                 )
             if videos:
                 logger.warning("re-sent %s frame extractions of a dead worker", videos)
+            if deliveries:
+                logger.warning("re-sent %s webhook deliveries of a dead worker", deliveries)
     finally:
         connection.close()
 

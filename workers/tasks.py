@@ -21,6 +21,7 @@ import workers.signals  # noqa: F401  (connects the worker hooks)
 from webapp.assets import video_services
 from webapp.common.jobs import TRANSIENT_ERRORS, failure_reason, is_transient
 from webapp.detectors import services
+from webapp.hooks import services as hook_services
 
 logger = logging.getLogger(__name__)
 
@@ -85,3 +86,15 @@ def score_chunk(chunk_id: int) -> None:
 )
 def extract_video(video_id: int) -> None:
     video_services.extract_video(video_id=video_id)
+
+
+@shared_task(
+    base=JobTask,
+    name="workers.deliver_webhook",
+    record_failure=hook_services.record_delivery_failure,
+    # one POST: the answer timeout per socket operation, a few of them, and some slack
+    soft_time_limit=int(4 * settings.WEBHOOK_TIMEOUT_SECONDS + 30),
+    time_limit=int(4 * settings.WEBHOOK_TIMEOUT_SECONDS + 60),
+)
+def deliver_webhook(delivery_id: int) -> None:
+    hook_services.deliver(delivery_id=delivery_id)

@@ -20,6 +20,7 @@ from tests.factories import UserFactory, member, normal_images, upload_images
 from tests.vidfiles import clip_bytes
 from webapp.assets.services import IncomingFile, attach_mask, create_upload
 from webapp.detectors.models import DetectorVersion, JobStatus, ScoringJob
+from webapp.hooks.services import register_webhook
 from webapp.objects.models import ObjectClass
 from webapp.review.models import Flag
 from webapp.review.services import record_scores
@@ -94,6 +95,14 @@ POLICY: dict[tuple[str, str], tuple[str, bool]] = {
     ("DELETE", "/api/uploads/{upload_id}/"): (UPLOAD, False),
     ("GET", "/api/sites/{slug}/audit/"): (MANAGE, False),
     ("DELETE", "/api/sites/{slug}/members/{username}/"): (MANAGE, False),
+    ("GET", "/api/sites/{slug}/webhooks/"): (MANAGE, False),
+    ("POST", "/api/sites/{slug}/webhooks/"): (MANAGE, False),
+    ("GET", "/api/sites/{slug}/webhooks/{webhook_id}/"): (MANAGE, False),
+    ("PATCH", "/api/sites/{slug}/webhooks/{webhook_id}/"): (MANAGE, False),
+    ("POST", "/api/sites/{slug}/webhooks/{webhook_id}/rotate-secret/"): (MANAGE, False),
+    ("POST", "/api/sites/{slug}/webhooks/{webhook_id}/test/"): (MANAGE, False),
+    ("GET", "/api/sites/{slug}/webhooks/{webhook_id}/deliveries/"): (MANAGE, False),
+    ("DELETE", "/api/sites/{slug}/webhooks/{webhook_id}/"): (MANAGE, False),
     ("DELETE", "/api/sites/{slug}/"): (MANAGE, False),
 }
 #: Deletions run last, in this order: each takes away what the later ones do not need.
@@ -101,6 +110,7 @@ DELETE_ORDER = [
     "/api/assets/{asset_id}/mask/",
     "/api/classes/{class_id}/",
     "/api/sites/{slug}/members/{username}/",
+    "/api/sites/{slug}/webhooks/{webhook_id}/",
     "/api/assets/{asset_id}/",
     "/api/uploads/{upload_id}/",
     "/api/versions/{version_id}/",
@@ -138,6 +148,9 @@ def _world(site: Site, users: dict) -> dict[str, object]:  # type: ignore[type-a
     job = ScoringJob.objects.create(site=site, version=version, total=1)
     object_class = ObjectClass.objects.create(site=site, name="bottle", colour="#ff0000")
     extra = member(site, "viewer", username="extra")
+    webhook = register_webhook(
+        site=site, actor=users["admin"], url="https://example.org/hook", events=["flag.created"]
+    )
     return {
         "upload_id": video.upload_id,
         "username": extra.username,
@@ -148,6 +161,7 @@ def _world(site: Site, users: dict) -> dict[str, object]:  # type: ignore[type-a
         "flag_id": flag.pk,
         "job_id": job.pk,
         "class_id": object_class.pk,
+        "webhook_id": webhook.pk,
     }
 
 

@@ -59,6 +59,9 @@ from webapp.detectors.models import (
     ScoringJob,
     ThresholdMethod,
 )
+from webapp.hooks import payloads
+from webapp.hooks.models import WebhookEvent
+from webapp.hooks.services import emit
 from webapp.objects.selectors import count_boxes, labelled_boxes
 from webapp.objects.services import describe_detections
 from webapp.review.selectors import confirmed_anomalies, normal_training_assets
@@ -226,6 +229,11 @@ def record_training_failure(version_id: int, reason: str) -> None:
                 summary=f"training of version {version.number} failed: {reason[:300]}",
                 details={"number": version.number, "kind": version.kind},
             )
+            emit(
+                site_id=version.site_id,
+                event=WebhookEvent.TRAINING_FAILED,
+                data=lambda: payloads.version_data(version_id),
+            )
 
 
 def _train_claimed(version_id: int) -> None:
@@ -333,6 +341,11 @@ def _train_claimed(version_id: int) -> None:
         if site.active_version_id is None:
             version.refresh_from_db()
             activate_version(version=version)
+        emit(
+            site_id=site.pk,
+            event=WebhookEvent.TRAINING_SUCCEEDED,
+            data=lambda: payloads.version_data(version_id),
+        )
 
 
 def _clips(frames: Sequence[Asset]) -> list[list[Asset]]:
@@ -604,14 +617,25 @@ def score_chunk(*, chunk_id: int) -> None:
             raise
 
 
+@transaction.atomic
 def record_chunk_failure(chunk_id: int, reason: str) -> None:
     """Mark a chunk and its scoring job failed with the reason; scores already kept stay."""
     unfinished = [JobStatus.QUEUED, JobStatus.RUNNING]
     ScoringChunk.objects.filter(pk=chunk_id, status__in=unfinished).update(
         status=JobStatus.FAILED, error=reason[:5000]
     )
-    ScoringJob.objects.filter(chunks__pk=chunk_id, status__in=unfinished).update(
+    job = ScoringJob.objects.filter(chunks__pk=chunk_id).values("pk", "site_id").first()
+    if job and ScoringJob.objects.filter(pk=job["pk"], status__in=unfinished).update(
         status=JobStatus.FAILED, error=reason[:5000], finished_at=timezone.now()
+    ):
+        _emit_scoring_finished(job["site_id"], job["pk"])
+
+
+def _emit_scoring_finished(site_id: int, job_id: int) -> None:
+    emit(
+        site_id=site_id,
+        event=WebhookEvent.SCORING_FINISHED,
+        data=lambda: payloads.scoring_job_data(job_id),
     )
 
 
@@ -661,9 +685,12 @@ def _score_claimed(chunk_id: int) -> None:
         return
     ScoringChunk.objects.filter(pk=chunk_id).update(status=JobStatus.SUCCEEDED)
     if not job.chunks.exclude(status=JobStatus.SUCCEEDED).exists():
-        ScoringJob.objects.filter(
-            pk=job.pk, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
-        ).update(status=JobStatus.SUCCEEDED, finished_at=timezone.now())
+        with transaction.atomic():
+            closed = ScoringJob.objects.filter(
+                pk=job.pk, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
+            ).update(status=JobStatus.SUCCEEDED, finished_at=timezone.now())
+            if closed:  # the one chunk that closed the job tells the webhooks
+                _emit_scoring_finished(job.site_id, job.pk)
 
 
 def _flag_segments_when_scored(version: DetectorVersion, video_id: int) -> None:

@@ -8,6 +8,7 @@ from django.urls import path
 from webapp.assets import views as asset_views
 from webapp.dashboard import views as dashboard_views
 from webapp.detectors import views as detector_views
+from webapp.hooks import views as hook_views
 from webapp.objects import views as object_views
 from webapp.review import views as review_views
 from webapp.sites import views as site_views
@@ -28,6 +29,27 @@ urlpatterns = [
     path("sites/<slug:slug>/delete/", site_views.delete_site, name="site-delete"),
     path("sites/<slug:slug>/audit/", site_views.audit_log, name="site-audit"),
     path("sites/<slug:slug>/dashboard/", dashboard_views.site_dashboard, name="site-dashboard"),
+    path("sites/<slug:slug>/webhooks/", hook_views.site_webhooks, name="site-webhooks"),
+    path(
+        "sites/<slug:slug>/webhooks/<int:webhook_id>/",
+        hook_views.webhook_detail,
+        name="site-webhook",
+    ),
+    path(
+        "sites/<slug:slug>/webhooks/<int:webhook_id>/test/",
+        hook_views.send_test,
+        name="site-webhook-test",
+    ),
+    path(
+        "sites/<slug:slug>/webhooks/<int:webhook_id>/rotate-secret/",
+        hook_views.rotate_secret,
+        name="site-webhook-rotate",
+    ),
+    path(
+        "sites/<slug:slug>/webhooks/<int:webhook_id>/delete/",
+        hook_views.delete_webhook,
+        name="site-webhook-delete",
+    ),
     path("uploads/<int:upload_id>/delete/", asset_views.delete_upload, name="upload-delete"),
     path("assets/<int:asset_id>/delete/", asset_views.delete_asset, name="asset-delete"),
     path("versions/<int:version_id>/delete/", detector_views.delete_version, name="version-delete"),

@@ -73,6 +73,10 @@ class AuditAction(models.TextChoices):
     MEMBER_CHANGED = "member_changed", "Member role changed"
     MEMBER_REMOVED = "member_removed", "Member removed"
     SETTINGS_CHANGED = "settings_changed", "Settings changed"
+    WEBHOOK_ADDED = "webhook_added", "Webhook added"
+    WEBHOOK_CHANGED = "webhook_changed", "Webhook changed"
+    WEBHOOK_REMOVED = "webhook_removed", "Webhook deleted"
+    WEBHOOK_SECRET_ROTATED = "webhook_secret_rotated", "Webhook secret rotated"
 
 
 class AuditEntry(models.Model):
