@@ -89,7 +89,7 @@ def test_the_charts_numbers_and_what_changed(site, users):  # type: ignore[no-un
         "Over the last 30 days 3 flags were opened, 1 confirmed as anomalies and 1 rejected" in html
     )
     assert 'data-field="false-alarms-per-100">1.0<' in html
-    assert "Compares the colours of each photo" in html
+    assert "mix of colours with the normal photos" in html
     assert 'data-field="oldest-pending">2 days<' in html
     assert 'data-field="median-wait">13 hours 30 minutes<' in html  # halfway: 3 h, 24 h
 
