@@ -124,7 +124,8 @@ api_patterns = [
 
 urlpatterns = [
     path("api/", include(api_patterns)),
-    re_path(r"^api/(?P<unknown>.*)$", api_path_not_found),
+    # ([\s\S], not ".": a path with a newline in it is still under /api/)
+    re_path(r"^api/(?P<unknown>[\s\S]*)$", api_path_not_found),
     path("admin/", admin.site.urls),
     path("", include("webapp.pages.urls")),
 ]
