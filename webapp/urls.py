@@ -41,6 +41,17 @@ api_patterns = [
         name="api-scoring-jobs",
     ),
     path("sites/<slug:slug>/flags/", review_api.FlagListView.as_view(), name="api-flags"),
+    path(
+        "sites/<slug:slug>/flags/review/",
+        review_api.BulkReviewView.as_view(),
+        name="api-flags-review",
+    ),
+    path("sites/<slug:slug>/flags/undo/", review_api.BulkUndoView.as_view(), name="api-flags-undo"),
+    path(
+        "sites/<slug:slug>/scoring-status/",
+        review_api.ScoringStatusView.as_view(),
+        name="api-scoring-status",
+    ),
     path("sites/<slug:slug>/classes/", objects_api.ClassListView.as_view(), name="api-classes"),
     path("sites/<slug:slug>/coco/", objects_api.SiteCocoView.as_view(), name="api-site-coco"),
     path("classes/<int:class_id>/", objects_api.ClassDetailView.as_view(), name="api-class"),
