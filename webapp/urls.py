@@ -69,6 +69,17 @@ api_patterns = [
         name="api-scoring-jobs",
     ),
     path("sites/<slug:slug>/flags/", review_api.FlagListView.as_view(), name="api-flags"),
+    path(
+        "sites/<slug:slug>/flags/review/",
+        review_api.BulkReviewView.as_view(),
+        name="api-flags-review",
+    ),
+    path("sites/<slug:slug>/flags/undo/", review_api.BulkUndoView.as_view(), name="api-flags-undo"),
+    path(
+        "sites/<slug:slug>/scoring-status/",
+        review_api.ScoringStatusView.as_view(),
+        name="api-scoring-status",
+    ),
     path("sites/<slug:slug>/classes/", objects_api.ClassListView.as_view(), name="api-classes"),
     path("sites/<slug:slug>/coco/", objects_api.SiteCocoView.as_view(), name="api-site-coco"),
     path("classes/<int:class_id>/", objects_api.ClassDetailView.as_view(), name="api-class"),
@@ -152,7 +163,8 @@ api_patterns = [
 
 urlpatterns = [
     path("api/", include(api_patterns)),
-    re_path(r"^api/(?P<unknown>.*)$", api_path_not_found),
+    # ([\s\S], not ".": a path with a newline in it is still under /api/)
+    re_path(r"^api/(?P<unknown>[\s\S]*)$", api_path_not_found),
     path("admin/", admin.site.urls),
     path("", include("webapp.pages.urls")),
 ]

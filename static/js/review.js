@@ -4,6 +4,10 @@
  * page updates in place. Keys: j/k or arrows move, c confirm, r reject, u undo, n note,
  * [ and ] the previous / next event segment of the same video. A segment flag plays its
  * stretch of the video in a loop, above its part of the score curve.
+ *
+ * While the site's uploads are scored, the page polls scoring-status every few seconds,
+ * shows the progress and puts the flags opened since in their place by score, leaving
+ * the selected flag and the keyboard focus where they are; it stops when scoring ends.
  */
 (function () {
   "use strict";
@@ -23,6 +27,11 @@
   var pageSize = parseInt(root.dataset.pageSize, 10) || 50;
   var hasMore = root.dataset.hasMore === "true";
   var viewStatus = root.dataset.status || "pending";
+  var scoringRunning = root.dataset.scoringRunning === "true";
+  var sinceId = parseInt(root.dataset.sinceId, 10) || 0;
+  var firstSinceId = sinceId;
+  var pollMs = parseInt(root.dataset.pollMs, 10) || 3000;
+  var newsRegion = document.getElementById("queue-news");
 
   var LABELS = {
     pending: "Pending",
@@ -355,8 +364,60 @@
     var open = items().filter(function (li) {
       return li.dataset.status === viewStatus;
     });
-    if (emptyNote) emptyNote.hidden = open.length > 0 || hasMore;
+    if (emptyNote) {
+      emptyNote.hidden = open.length > 0 || hasMore;
+      // "the queue is empty" would be wrong while new photos are still being checked
+      var text = scoringRunning && viewStatus === "pending"
+        ? emptyNote.dataset.scoringText
+        : emptyNote.dataset.emptyText;
+      if (text && emptyNote.textContent !== text) emptyNote.textContent = text;
+    }
     if (moreNote) moreNote.hidden = !hasMore;
+  }
+
+  /** Put ``li`` in its place by score (highest first, then by id, as the API orders).
+   *
+   * Past the last item it goes only when nothing more waits on the server: otherwise
+   * it comes in its turn with the next page. Returns whether it was added. */
+  function insertInOrder(li) {
+    var score = parseFloat(li.dataset.score);
+    var id = parseInt(li.dataset.flagId, 10);
+    var all = items();
+    for (var i = 0; i < all.length; i++) {
+      var other = parseFloat(all[i].dataset.score);
+      if (other < score || (other === score && parseInt(all[i].dataset.flagId, 10) > id)) {
+        list.insertBefore(li, all[i]);
+        return true;
+      }
+    }
+    if (hasMore) return false;
+    list.appendChild(li);
+    return true;
+  }
+
+  /** Add flags not on the page yet, keeping the selected item where the reviewer sees it. */
+  function addFlags(flags) {
+    var known = {};
+    items().forEach(function (li) {
+      known[li.dataset.flagId] = true;
+    });
+    var anchor = selected();
+    var before = anchor ? anchor.getBoundingClientRect().top : 0;
+    var added = [];
+    flags.forEach(function (flag) {
+      if (known[String(flag.id)]) return;
+      var li = itemFromFlag(flag);
+      if (insertInOrder(li)) {
+        known[String(flag.id)] = true;
+        added.push(li);
+      }
+    });
+    if (anchor && added.length) {
+      // items added above the selected one would push it down: scroll them out of the way
+      var shift = anchor.getBoundingClientRect().top - before;
+      if (shift) list.scrollTop += shift;
+    }
+    return added;
   }
 
   function move(step) {
@@ -481,16 +542,8 @@
       root.dataset.flagsUrl + "?status=" + encodeURIComponent(viewStatus) + "&page_size=" + pageSize;
     apiRequest("GET", url)
       .then(function (page) {
-        var known = {};
-        items().forEach(function (li) {
-          known[li.dataset.flagId] = true;
-        });
-        var added = 0;
-        (page.results || []).forEach(function (flag) {
-          if (known[String(flag.id)]) return;
-          list.appendChild(itemFromFlag(flag));
-          added += 1;
-        });
+        hasMore = false; // the next flags in score order: they go at the end
+        var added = addFlags(page.results || []).length;
         hasMore = !!page.next || (page.count || 0) > open.length + added;
         if (!added) hasMore = false;
         if (!selected() || selected().dataset.status !== viewStatus) {
@@ -504,6 +557,107 @@
       })
       .then(function () {
         fetchingMore = false;
+      });
+  }
+
+  // --- live queue while scoring runs ------------------------------------------------
+
+  var progressBox = document.getElementById("scoring-progress");
+  var progressText = document.getElementById("scoring-progress-text");
+  var progressBar = document.getElementById("scoring-progress-bar");
+  var jobsSeen = {};
+
+  function showProgress(state) {
+    if (!progressBox) return;
+    progressBox.hidden = !state.running;
+    if (!state.running) return;
+    progressText.textContent =
+      "Checking new photos: " + state.done + " of " + state.total +
+      (state.started ? "" : " (waiting for a worker)");
+    progressBar.max = Math.max(1, state.total);
+    progressBar.value = state.done;
+  }
+
+  /** Every pending flag opened after ``sinceId``, page after page, in score order. */
+  function fetchNewFlags(url, collected) {
+    return apiRequest("GET", url).then(function (page) {
+      collected = collected.concat(page.results || []);
+      return page.next ? fetchNewFlags(page.next, collected) : collected;
+    });
+  }
+
+  function addNewFlags(flags) {
+    var added = addFlags(flags);
+    added.forEach(function (li) {
+      li.classList.add("fresh");
+      window.setTimeout(function () {
+        li.classList.remove("fresh");
+      }, 4000);
+    });
+    if (added.length && !selected()) {
+      var first = nextPending(null);
+      if (first) select(first, false); // shown in the viewer; the focus stays put
+    }
+    refreshEmpty();
+    return added.length;
+  }
+
+  /** After the last poll: jobs that failed say so, instead of "all checked". */
+  function finishScoring() {
+    var ids = Object.keys(jobsSeen);
+    Promise.all(
+      ids.map(function (id) {
+        return apiRequest("GET", "/api/scoring-jobs/" + id + "/").catch(function () {
+          return null;
+        });
+      })
+    ).then(function (jobs) {
+      var failed = jobs.filter(function (job) {
+        return job && job.status === "failed";
+      });
+      newsRegion.textContent = failed.length
+        ? "Checking stopped: " + (failed[0].error || "a scoring job failed") +
+          " The photos checked so far are in the queue; the site page says more."
+        : "All new photos are checked.";
+    });
+  }
+
+  function pollScoring() {
+    apiRequest("GET", root.dataset.scoringUrl)
+      .then(function (state) {
+        (state.jobs || []).forEach(function (job) {
+          jobsSeen[job.id] = true;
+        });
+        showProgress(state);
+        if (pendingCount) pendingCount.textContent = String(state.pending);
+        var latest = state.latest_flag || 0;
+        var fetching = Promise.resolve(0);
+        // Once scoring is over, everything opened since the page was drawn, once more: a
+        // flag committed late by a parallel worker may have a smaller id than one seen.
+        var from = state.running ? sinceId : firstSinceId;
+        if (latest > sinceId || !state.running) {
+          var url = root.dataset.flagsUrl + "?status=pending&page_size=500&since_id=" + from;
+          fetching = fetchNewFlags(url, []).then(function (flags) {
+            sinceId = Math.max(sinceId, latest);
+            return addNewFlags(flags);
+          });
+        }
+        return fetching.then(function (added) {
+          if (added) {
+            newsRegion.textContent =
+              added === 1 ? "1 new flag in the queue." : added + " new flags in the queue.";
+          }
+          scoringRunning = state.running;
+          refreshEmpty();
+          if (state.running) {
+            window.setTimeout(pollScoring, pollMs);
+          } else {
+            finishScoring();
+          }
+        });
+      })
+      .catch(function () {
+        window.setTimeout(pollScoring, pollMs * 2); // a hiccup: try again, less often
       });
   }
 
@@ -615,12 +769,17 @@
     if (handled) event.preventDefault();
   });
 
-  // Start: names cut at their middle, not their end; the first item shown in the viewer.
+  // Start: names cut at their middle, not their end (".png" and ".jpg" stay apart); then
+  // show the selected item (the first, or the one the grid opened) in the viewer.
   items().forEach(function (li) {
     var name = li.querySelector(".flag-name");
     if (name) showName(name, name.textContent.trim());
   });
+  var opened = /[?&]flag=\d/.test(window.location.search);
   var first = selected() || items()[0];
-  if (first) select(first, false);
+  if (first) select(first, opened);
   refreshEmpty();
+  if (scoringRunning && viewStatus === "pending" && root.dataset.scoringUrl) {
+    window.setTimeout(pollScoring, pollMs);
+  }
 })();

@@ -111,6 +111,9 @@ def test_unknown_api_paths_answer_json_404(api):
     slashless = api("viewer").get("/api/sites")
     assert slashless.status_code == 404
     assert "did you mean /api/sites/" in slashless.json()["detail"]
+    newline = api("viewer").get("/api/sites/%0Apark/flags/")  # a slug no route takes
+    assert newline.status_code == 404
+    assert newline["Content-Type"] == "application/json"
 
 
 def test_ids_of_other_sites_answer_like_missing_ids(api, site):

@@ -78,6 +78,9 @@ POLICY: dict[tuple[str, str], tuple[str, bool]] = {
     ("GET", "/api/sites/{slug}/dashboard/"): (VIEW, False),
     ("POST", "/api/sites/{slug}/coco/"): (MANAGE, False),
     ("GET", "/api/sites/{slug}/flags/"): (VIEW, False),
+    ("POST", "/api/sites/{slug}/flags/review/"): (REVIEW, False),
+    ("POST", "/api/sites/{slug}/flags/undo/"): (REVIEW, False),
+    ("GET", "/api/sites/{slug}/scoring-status/"): (VIEW, False),
     ("GET", "/api/sites/{slug}/members/"): (VIEW, False),
     ("POST", "/api/sites/{slug}/members/"): (MANAGE, False),
     ("POST", "/api/sites/{slug}/rescore/"): (MANAGE, False),
@@ -122,6 +125,8 @@ BODIES: dict[tuple[str, str], object] = {
     ("POST", "/api/sites/"): {"slug": "new-site", "name": "New"},
     ("PUT", "/api/assets/{asset_id}/boxes/"): [],
     ("POST", "/api/flags/{flag_id}/review/"): {"decision": "maybe"},
+    ("POST", "/api/sites/{slug}/flags/review/"): {"ids": [1], "decision": "maybe"},
+    ("POST", "/api/sites/{slug}/flags/undo/"): {"ids": [999_999]},
     ("DELETE", "/api/sites/{slug}/"): {"confirm": "park"},
 }
 ROLES = ["anonymous", "outsider", "viewer", "uploader", "reviewer", "admin", "staff"]

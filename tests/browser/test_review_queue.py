@@ -336,3 +336,72 @@ def test_heatmap_overlay_toggles_with_h(page, live_server, transactional_db):  #
     page.reload()  # the reviewer's choice is remembered
     expect(overlay).to_be_visible()
     assert overlay.evaluate("img => img.style.opacity") == "0.3"
+
+
+def test_live_queue_fills_while_scoring_runs(page, live_server, transactional_db, monkeypatch):  # type: ignore[no-untyped-def]
+    """Queue open with nothing pending while a scoring job runs; flags recorded meanwhile
+    appear in score order, the selected one and the focus stay; it stops when done."""
+    from playwright.sync_api import expect
+
+    from webapp.detectors.models import ScoringChunk, ScoringJob
+
+    monkeypatch.setattr("webapp.review.views.POLL_MS", 400)
+    site = Site.objects.create(slug="park", name="City park")
+    people = {role: member(site, role, username=role) for role in Role.values}
+    version = DetectorVersion.objects.create(
+        site=site, number=1, kind="histogram_iforest", status=JobStatus.SUCCEEDED, threshold=0.5
+    )
+    assets = upload_images(site, people["uploader"], Purpose.SCORE, odd_images(4))
+    Site.objects.filter(pk=site.pk).update(active_version=version)
+    job = ScoringJob.objects.create(site=site, version=version, total=120, status="running")
+    first, second = (
+        ScoringChunk.objects.create(job=job, index=index, asset_ids=list(range(size)))
+        for index, size in enumerate([64, 56])
+    )
+
+    log_in(page, live_server, "reviewer", "/sites/park/review/")
+    progress = page.locator("#scoring-progress-text")
+    expect(progress).to_have_text("Checking new photos: 0 of 120")
+    expect(page.locator("#queue-empty")).to_have_text(
+        re.compile(r"^Nothing to review yet: new photos are still being checked\.")
+    )
+    items = page.locator("#flag-list .flag-item")
+    expect(items).to_have_count(0)
+
+    # The first chunk is scored: two flags appear, the first is shown; j selects the second.
+    record_scores(version=version, assets=assets[:2], scores=[0.8, 0.6])
+    ScoringChunk.objects.filter(pk=first.pk).update(status=JobStatus.SUCCEEDED)
+    expect(progress).to_have_text("Checking new photos: 64 of 120")
+    expect(items).to_have_count(2)
+    expect(page.locator("#queue-empty")).to_be_hidden()
+    expect(page.locator("#pending-count")).to_have_text("2")
+    expect(page.locator("#queue-news")).to_have_text("2 new flags in the queue.")
+    expect(page.locator("#viewer-filename")).to_have_text("odd-000.png")
+    page.keyboard.press("j")
+    selected = page.locator(".flag-item[data-flag-id] >> nth=1")
+    expect(selected).to_have_class(re.compile(r"\bselected\b"))
+    expect(selected.locator(".flag-select")).to_be_focused()
+    screenshot(page, "review-queue-live")
+
+    # More flags, one above and one between: they take their place by score; the
+    # selected flag and the focus do not move.
+    record_scores(version=version, assets=assets[2:], scores=[0.9, 0.7])
+    ScoringChunk.objects.filter(pk=second.pk).update(status=JobStatus.SUCCEEDED)
+    ScoringJob.objects.filter(pk=job.pk).update(status=JobStatus.SUCCEEDED)
+    expect(page.locator("#queue-news")).to_have_text("All new photos are checked.")
+    expect(page.locator("#scoring-progress")).to_be_hidden()
+    names = items.locator(".flag-name")
+    expect(names).to_have_text(["odd-002.png", "odd-000.png", "odd-003.png", "odd-001.png"])
+    odd_001 = page.locator('.flag-item[data-filename="odd-001.png"]')
+    expect(odd_001).to_have_class(re.compile(r"\bselected\b"))
+    expect(odd_001.locator(".flag-select")).to_be_focused()
+    expect(page.locator("#viewer-filename")).to_have_text("odd-001.png")
+    expect(page.locator("#pending-count")).to_have_text("4")
+    page.keyboard.press("c")
+    wait_for_status_text(page, r"odd-001\.png confirmed as an anomaly")
+    assert Flag.objects.get(score__asset=assets[1]).status == FlagStatus.CONFIRMED
+    # polling has stopped: no request to scoring-status any more
+    asked = []
+    page.on("request", lambda request: asked.append(request.url))
+    page.wait_for_timeout(1200)
+    assert not [url for url in asked if "scoring-status" in url]

@@ -154,3 +154,22 @@ def test_segment_review_with_the_keyboard(page, live_server, walkway):  # type: 
     assert Flag.objects.get(pk=late.pk).reviewer.username == "reviewer"
     expect(items.nth(1)).to_have_class(re.compile(r"\bselected\b"))  # next pending
     assert Flag.objects.get(pk=early.pk).status == FlagStatus.PENDING
+
+    # The grid shows the other segment as its peak frame; r rejects it from there.
+    page.goto(f"{live_server.url}/sites/walkway/review/grid/")
+    cell = page.locator("#flag-grid .grid-cell")
+    expect(cell).to_have_count(1)
+    expect(cell.locator(".grid-kind")).to_have_text(
+        f"video · frame {early.score.asset.frame_index}"
+    )
+    expect(cell.locator(".grid-name")).to_have_text(f"cart.mp4 · 20{DASH}28")
+    expect(cell.locator("img")).to_have_attribute(
+        "src", f"/api/assets/{early.score.asset_id}/thumbnail/"
+    )
+    page.wait_for_function("() => document.querySelector('#flag-grid img').naturalWidth > 0")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("r")
+    expect(page.locator("#grid-status")).to_have_text(
+        re.compile(r"cart\.mp4 frames 20-28 rejected as normal")
+    )
+    assert Flag.objects.get(pk=early.pk).status == FlagStatus.REJECTED

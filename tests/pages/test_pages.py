@@ -12,7 +12,7 @@ from django.test import Client
 from tests.factories import SiteFactory, member, normal_images, odd_images, upload_images
 from tests.images import green_texture, jpeg_bytes
 from webapp.assets.models import Asset, Purpose, Upload
-from webapp.detectors.models import DetectorVersion, JobStatus
+from webapp.detectors.models import DetectorVersion, JobStatus, ScoringChunk, ScoringJob
 from webapp.review.models import Flag, FlagStatus
 from webapp.review.services import record_scores
 from webapp.sites.models import Membership, Site
@@ -464,6 +464,49 @@ def test_review_queue_shows_how_unusual_each_flag_is_against_normal_images(clien
     page = client.get("/sites/park/review/").content.decode()
     assert 'id="viewer-normalised">100 %' in page  # 0.9 beats all three
     assert 'data-normalised="0.6666' in page  # 0.8 and 0.7 beat two of three
+
+
+def test_review_grid_lists_pending_flags_as_thumbnails(client, users, flagged):
+    _, assets = flagged
+    top = Flag.objects.order_by("-score__score").first()
+    Flag.objects.filter(pk=top.pk).update(status=FlagStatus.CONFIRMED)
+    login(client, users["reviewer"])
+    assert 'href="/sites/park/review/grid/"' in client.get("/sites/park/").content.decode()
+    assert 'href="/sites/park/review/grid/"' in client.get("/sites/park/review/").content.decode()
+    page = client.get("/sites/park/review/grid/").content.decode()
+    pending = list(Flag.objects.filter(status=FlagStatus.PENDING).order_by("-score__score"))
+    positions = [page.index(f'data-flag-id="{flag.pk}"') for flag in pending]
+    assert positions == sorted(positions) and f'data-flag-id="{top.pk}"' not in page
+    assert f"/api/assets/{assets[1].pk}/thumbnail/" in page
+    assert 'role="listbox" aria-multiselectable="true"' in page
+    assert "Confirm anomaly" in page and "Reject: it is normal" in page
+    assert 'aria-live="polite"' in page and "js/review_grid.js" in page
+    login(client, users["viewer"])
+    read_only = client.get("/sites/park/review/grid/").content.decode()
+    assert "read-only-notice" in read_only and 'id="grid-confirm"' not in read_only
+    login(client, users["outsider"])
+    assert client.get("/sites/park/review/grid/").status_code == 404
+
+
+def test_review_queue_opens_the_flag_the_grid_names(client, users, flagged):
+    lowest = Flag.objects.order_by("score__score").first()
+    login(client, users["reviewer"])
+    page = client.get(f"/sites/park/review/?flag={lowest.pk}").content.decode()
+    assert re.search(rf'class="flag-item selected" data-flag-id="{lowest.pk}"', page)
+    assert page.count("flag-item selected") == 1
+    assert client.get("/sites/park/review/?flag=abc").status_code == 200
+
+
+def test_review_queue_says_scoring_runs_instead_of_empty(client, site, users):
+    version = make_version(site)
+    job = ScoringJob.objects.create(site=site, version=version, total=120)
+    ScoringChunk.objects.create(job=job, index=0, asset_ids=list(range(37)), status="succeeded")
+    login(client, users["reviewer"])
+    page = client.get("/sites/park/review/").content.decode()
+    assert "Checking new photos: 37 of 120 (waiting for a worker)" in page
+    empty = re.search(r'id="queue-empty"[^>]*>([^<]*)</p>', page).group(1)
+    assert empty.startswith("Nothing to review yet: new photos are still being checked.")
+    assert 'data-scoring-running="true"' in page
 
 
 def test_a_failed_csrf_check_explains_itself(users):

@@ -1,10 +1,10 @@
-"""REST API for the review queue."""
+"""REST API for the review queue and the review grid."""
 
 from __future__ import annotations
 
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -14,8 +14,12 @@ from rest_framework.views import APIView
 from webapp.detectors.selectors import Normaliser
 from webapp.review import selectors, services
 from webapp.review.models import Decision, Flag, FlagStatus
+from webapp.review.services import BulkOutcome
 from webapp.sites.access import access_site, access_site_object
 from webapp.sites.roles import Capability
+
+#: The largest id a database key holds (a bigger number in a request is a 400, not a 500).
+MAX_ID = 2**63 - 1
 
 
 class DetectedBoxOutput(serializers.Serializer):
@@ -180,16 +184,34 @@ class FlagListView(generics.ListAPIView):
 
     serializer_class = FlagOutput
 
-    @extend_schema(parameters=[OpenApiParameter("status", str, enum=FlagStatus.values)])
+    class ListQuery(serializers.Serializer):
+        status = serializers.ChoiceField(
+            choices=FlagStatus.choices,
+            required=False,
+            allow_blank=True,
+            error_messages={"invalid_choice": "unknown status '{input}'."},
+        )
+        since_id = serializers.IntegerField(
+            min_value=0,
+            max_value=MAX_ID,
+            required=False,
+            help_text="Only flags opened after this flag (a larger id): what is new since "
+            "a page saw it as the latest (``latest_flag`` of scoring-status).",
+        )
+
+    @extend_schema(parameters=[ListQuery])
     def get(self, request: Request, *args: object, **kwargs: object) -> Response:
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         site = access_site(self.request.user, self.kwargs["slug"], Capability.VIEW)
-        flag_status = self.request.query_params.get("status") or None
-        if flag_status and flag_status not in FlagStatus.values:
-            raise serializers.ValidationError({"status": [f"unknown status '{flag_status}'."]})
-        return selectors.flags_of(site, status=flag_status)
+        query = self.ListQuery(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return selectors.flags_of(
+            site,
+            status=query.validated_data.get("status") or None,
+            since_id=query.validated_data.get("since_id"),
+        )
 
 
 def accessible_flag(request: Request, flag_id: int, capability: Capability) -> Flag:
@@ -238,3 +260,143 @@ class FlagUndoView(APIView):
         accessible_flag(request, flag_id, Capability.REVIEW)
         services.undo_review(flag_id=flag_id, user=request.user)
         return Response(FlagOutput(selectors.flag_with_site(flag_id)).data)
+
+
+class ScoringJobProgressOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField(help_text="queued (waiting for a worker) or running")
+    total = serializers.IntegerField(help_text="Images (and frames) the job scores.")
+    done = serializers.IntegerField(help_text="Of those, how many are scored.")
+
+
+class ScoringStatusOutput(serializers.Serializer):
+    running = serializers.BooleanField(help_text="Whether a scoring job of the site is unfinished.")
+    started = serializers.BooleanField(help_text="Whether a worker has begun on one of them.")
+    total = serializers.IntegerField(help_text="Images the unfinished jobs score, together.")
+    done = serializers.IntegerField(help_text="Of those, how many are scored.")
+    pending = serializers.IntegerField(help_text="Pending flags of the site.")
+    latest_flag = serializers.IntegerField(
+        allow_null=True, help_text="The newest flag's id: ``since_id`` for the flags list."
+    )
+    jobs = ScoringJobProgressOutput(many=True)
+
+
+class ScoringStatusView(APIView):
+    """Whether new uploads of the site are being scored, how far, and the queue's size.
+
+    The review queue polls this while scoring runs, and fetches the flags opened since
+    (``GET /api/sites/{slug}/flags/?status=pending&since_id=...``).
+    """
+
+    @extend_schema(responses=ScoringStatusOutput)
+    def get(self, request: Request, slug: str) -> Response:
+        site = access_site(request.user, slug, Capability.VIEW)
+        state = selectors.queue_status(site)
+        return Response(
+            ScoringStatusOutput(
+                {
+                    "running": state.running,
+                    "started": state.started,
+                    "total": state.total,
+                    "done": state.done,
+                    "pending": state.pending,
+                    "latest_flag": state.latest_flag,
+                    "jobs": state.jobs,
+                }
+            ).data
+        )
+
+
+class FlagOutcomeOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    outcome = serializers.ChoiceField(
+        choices=[(value.value, value.value) for value in BulkOutcome],
+        help_text="reviewed / undone: done; the others say why this flag was left alone.",
+    )
+    status = serializers.ChoiceField(
+        choices=FlagStatus.choices, allow_null=True, help_text="The flag's status now."
+    )
+    detail = serializers.CharField(help_text="Why it was left alone (empty when done).")
+    current = serializers.IntegerField(
+        allow_null=True, help_text="For a superseded flag: the newer model's flag to review."
+    )
+
+
+class BulkReviewView(APIView):
+    class BulkReviewInput(serializers.Serializer):
+        ids = serializers.ListField(
+            child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+            min_length=1,
+            max_length=500,
+            help_text="Flag ids.",
+        )
+        decision = serializers.ChoiceField(choices=Decision.choices)
+        note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+    class BulkReviewOutput(serializers.Serializer):
+        decision = serializers.ChoiceField(choices=Decision.choices)
+        reviewed = serializers.IntegerField(help_text="How many flags this request decided.")
+        results = FlagOutcomeOutput(many=True, help_text="One per id given, in that order.")
+
+    @extend_schema(request=BulkReviewInput, responses=BulkReviewOutput)
+    def post(self, request: Request, slug: str) -> Response:
+        """Confirm or reject many flags of the site at once (the review grid).
+
+        Decides what can be decided and reports each id: ``reviewed``, or left alone
+        because ``already_reviewed``, ``superseded`` (review ``current`` instead),
+        ``unknown`` or ``not_this_site``. A flag is never decided twice.
+        """
+        site = access_site(request.user, slug, Capability.REVIEW)
+        data = self.BulkReviewInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        outcomes = services.review_flags(
+            site=site,
+            flag_ids=data.validated_data["ids"],
+            reviewer=request.user,
+            decision=data.validated_data["decision"],
+            note=data.validated_data["note"],
+        )
+        return Response(
+            self.BulkReviewOutput(
+                {
+                    "decision": data.validated_data["decision"],
+                    "reviewed": sum(o.outcome == BulkOutcome.REVIEWED for o in outcomes),
+                    "results": outcomes,
+                }
+            ).data
+        )
+
+
+class BulkUndoView(APIView):
+    class BulkUndoInput(serializers.Serializer):
+        ids = serializers.ListField(
+            child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+            min_length=1,
+            max_length=500,
+            help_text="Flag ids.",
+        )
+
+    class BulkUndoOutput(serializers.Serializer):
+        undone = serializers.IntegerField(help_text="How many flags went back in the queue.")
+        results = FlagOutcomeOutput(many=True, help_text="One per id given, in that order.")
+
+    @extend_schema(request=BulkUndoInput, responses=BulkUndoOutput)
+    def post(self, request: Request, slug: str) -> Response:
+        """Put reviewed flags of the site back in the queue (undo of a bulk review).
+
+        Reports each id: ``undone``, or ``not_reviewed``, ``unknown``, ``not_this_site``.
+        """
+        site = access_site(request.user, slug, Capability.REVIEW)
+        data = self.BulkUndoInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        outcomes = services.undo_reviews(
+            site=site, flag_ids=data.validated_data["ids"], user=request.user
+        )
+        return Response(
+            self.BulkUndoOutput(
+                {
+                    "undone": sum(o.outcome == BulkOutcome.UNDONE for o in outcomes),
+                    "results": outcomes,
+                }
+            ).data
+        )

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 
 from webapp.assets.models import Asset, Purpose
 from webapp.assets.selectors import image_assets
+from webapp.common.jobs import JobStatus
+from webapp.detectors.models import ScoringChunk, ScoringJob
 from webapp.review.models import REVIEWED, Flag, FlagStatus
 from webapp.sites.models import Site
 
@@ -67,12 +70,85 @@ _FLAG_RELATIONS = (
 )
 
 
-def flags_of(site: Site, *, status: str | None = None) -> QuerySet[Flag]:
-    """Flags of a site, highest score first, with what a list needs loaded in one query."""
+def flags_of(
+    site: Site, *, status: str | None = None, since_id: int | None = None
+) -> QuerySet[Flag]:
+    """Flags of a site, highest score first, with what a list needs loaded in one query.
+
+    ``since_id``: only flags opened after that one (ids only grow), what a page drawn
+    when it was the latest has not seen yet.
+    """
     flags = Flag.objects.filter(site=site).select_related(*_FLAG_RELATIONS)
     if status:
         flags = flags.filter(status=status)
+    if since_id is not None:
+        flags = flags.filter(pk__gt=since_id)
     return flags.order_by("-score__score", "id")
+
+
+@dataclass(frozen=True)
+class ScoringJobProgress:
+    id: int
+    status: str
+    total: int
+    done: int
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    """What the review queue shows while new uploads are scored (see :func:`queue_status`)."""
+
+    pending: int
+    latest_flag: int | None
+    jobs: list[ScoringJobProgress] = field(default_factory=list)
+
+    @property
+    def running(self) -> bool:
+        return bool(self.jobs)
+
+    @property
+    def total(self) -> int:
+        return sum(job.total for job in self.jobs)
+
+    @property
+    def done(self) -> int:
+        return sum(job.done for job in self.jobs)
+
+    @property
+    def started(self) -> bool:
+        return any(job.status == JobStatus.RUNNING for job in self.jobs)
+
+
+def queue_status(site: Site) -> QueueStatus:
+    """Pending flags, the latest flag id, and the site's unfinished scoring jobs.
+
+    An image counts as done when its chunk has succeeded: a chunk's scores and flags are
+    recorded in one transaction, so the flags of every image counted done are there to
+    fetch. Three queries at most, whatever the number of jobs and chunks.
+    """
+    jobs = list(
+        ScoringJob.objects.filter(site=site, status__in=[JobStatus.QUEUED, JobStatus.RUNNING])
+        .order_by("id")
+        .values_list("id", "status", "total")
+    )
+    # (read after the jobs: a job seen finished has all its flags in what follows)
+    flags = Flag.objects.filter(site=site).aggregate(
+        pending=Count("id", filter=Q(status=FlagStatus.PENDING)), latest=Max("id")
+    )
+    done: dict[int, int] = {}
+    chunks = ScoringChunk.objects.filter(
+        job_id__in=[job_id for job_id, _, _ in jobs], status=JobStatus.SUCCEEDED
+    ).values_list("job_id", "asset_ids")
+    for job_id, asset_ids in chunks:
+        done[job_id] = done.get(job_id, 0) + len(asset_ids)
+    return QueueStatus(
+        pending=flags["pending"],
+        latest_flag=flags["latest"],
+        jobs=[
+            ScoringJobProgress(job_id, status, total, min(total, done.get(job_id, 0)))
+            for job_id, status, total in jobs
+        ],
+    )
 
 
 def flag_with_site(flag_id: int) -> Flag | None:

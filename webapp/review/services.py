@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from django.contrib.auth.models import AbstractBaseUser
@@ -22,7 +24,24 @@ from webapp.hooks.models import WebhookEvent
 from webapp.hooks.services import emit
 from webapp.review.models import DECISION_STATUS, REVIEWED, Decision, Flag, FlagStatus, Score
 from webapp.sites import audit
+from webapp.sites.access import UserLike, role_on
 from webapp.sites.models import AuditAction, Site
+
+
+class AlreadyReviewed(Conflict):
+    """The flag has a decision already: undo it first to change it (409)."""
+
+
+class SupersededByCurrent(Conflict):
+    """The flag's image (or frames) is in the queue under a newer model's flag (409)."""
+
+    def __init__(self, message: str, *, current_id: int) -> None:
+        super().__init__(message)
+        self.current_id = current_id
+
+
+class NothingToUndo(Conflict):
+    """The flag has no decision to take back (409)."""
 
 
 @transaction.atomic
@@ -275,9 +294,10 @@ def review_flag(*, flag_id: int, reviewer: AbstractBaseUser, decision: str, note
     if flag is not None and flag.status == FlagStatus.SUPERSEDED:
         current = _current_flag_for(flag)
         if current is not None:
-            raise Conflict(
+            raise SupersededByCurrent(
                 f"Flag {flag_id} is superseded by flag {current.pk} of a newer model; "
-                f"review flag {current.pk} instead."
+                f"review flag {current.pk} instead.",
+                current_id=current.pk,
             )
     updated = Flag.objects.filter(
         pk=flag_id, status__in=[FlagStatus.PENDING, FlagStatus.SUPERSEDED]
@@ -289,7 +309,7 @@ def review_flag(*, flag_id: int, reviewer: AbstractBaseUser, decision: str, note
     )
     flag = Flag.objects.select_related("reviewer", "site", "score__asset", "video").get(pk=flag_id)
     if not updated:
-        raise Conflict(
+        raise AlreadyReviewed(
             f"Flag {flag_id} was already reviewed ({flag.status}"
             f"{' by ' + flag.reviewer.get_username() if flag.reviewer else ''}); "
             "undo that review first to change it."
@@ -315,7 +335,7 @@ def undo_review(*, flag_id: int, user: AbstractBaseUser | None = None) -> Flag:
         status=FlagStatus.PENDING, reviewer=None, reviewed_at=None, note=""
     )
     if not updated:
-        raise Conflict(f"Flag {flag_id} has no review to undo.")
+        raise NothingToUndo(f"Flag {flag_id} has no review to undo.")
     flag = Flag.objects.select_related("site", "score__asset", "score__version", "video").get(
         pk=flag_id
     )
@@ -342,3 +362,118 @@ def _current_flag_for(flag: Flag) -> Flag | None:
             .first()
         )
     return pending.filter(score__asset_id=flag.score.asset_id, video__isnull=True).first()
+
+
+class BulkOutcome(enum.StrEnum):
+    """What a bulk review (or undo) did with one of the ids it was given."""
+
+    REVIEWED = "reviewed"
+    UNDONE = "undone"
+    ALREADY_REVIEWED = "already_reviewed"
+    NOT_REVIEWED = "not_reviewed"
+    SUPERSEDED = "superseded"
+    UNKNOWN = "unknown"
+    NOT_THIS_SITE = "not_this_site"
+
+
+@dataclass(frozen=True)
+class FlagOutcome:
+    id: int
+    outcome: BulkOutcome
+    status: str | None = None
+    detail: str = ""
+    #: For a superseded flag: the pending flag of a newer model to review instead.
+    current: int | None = None
+
+
+def _flags_of_site(
+    site: Site, flag_ids: Iterable[int], user: UserLike
+) -> tuple[list[int], list[FlagOutcome]]:
+    """``flag_ids`` once each, in order: those of ``site``, and outcomes for the others.
+
+    A flag of a site the user cannot see is reported unknown, as a missing id is, so that
+    ids of other sites cannot be probed (see :func:`webapp.sites.access.access_site_object`).
+    """
+    ids = list(dict.fromkeys(flag_ids))
+    found = {flag.pk: flag for flag in Flag.objects.filter(pk__in=ids).select_related("site")}
+    own, others = [], []
+    for flag_id in ids:
+        flag = found.get(flag_id)
+        if flag is not None and flag.site_id == site.pk:
+            own.append(flag_id)
+        elif flag is not None and role_on(user, flag.site) is not None:
+            others.append(
+                FlagOutcome(
+                    flag_id,
+                    BulkOutcome.NOT_THIS_SITE,
+                    detail=f"Flag {flag_id} is on site '{flag.site.slug}', not '{site.slug}'.",
+                )
+            )
+        else:
+            others.append(
+                FlagOutcome(flag_id, BulkOutcome.UNKNOWN, detail=f"Flag {flag_id} not found.")
+            )
+    return own, others
+
+
+@transaction.atomic
+def review_flags(
+    *,
+    site: Site,
+    flag_ids: Sequence[int],
+    reviewer: AbstractBaseUser,
+    decision: str,
+    note: str = "",
+) -> list[FlagOutcome]:
+    """One decision on many flags of ``site`` (the review grid): what can be, is decided.
+
+    Each flag goes through :func:`review_flag` in its own savepoint, so one that cannot
+    be decided (already reviewed, superseded by a newer model's flag, unknown, of another
+    site) is reported and leaves the others decided. An id given twice is decided once,
+    and a flag decided meanwhile by someone else is reported, not decided again: a
+    decision is never counted twice. Outcomes come in the order of ``flag_ids``.
+    """
+    if decision not in Decision.values:
+        raise ValidationError(
+            {"decision": f"decision must be one of {', '.join(Decision.values)}."}
+        )
+    own, others = _flags_of_site(site, flag_ids, reviewer)
+    outcomes = {outcome.id: outcome for outcome in others}
+    for flag_id in own:
+        try:
+            flag = review_flag(flag_id=flag_id, reviewer=reviewer, decision=decision, note=note)
+        except SupersededByCurrent as exc:
+            outcomes[flag_id] = FlagOutcome(
+                flag_id,
+                BulkOutcome.SUPERSEDED,
+                FlagStatus.SUPERSEDED,
+                str(exc),
+                current=exc.current_id,
+            )
+        except AlreadyReviewed as exc:
+            status = Flag.objects.filter(pk=flag_id).values_list("status", flat=True).first()
+            outcomes[flag_id] = FlagOutcome(flag_id, BulkOutcome.ALREADY_REVIEWED, status, str(exc))
+        else:
+            outcomes[flag_id] = FlagOutcome(flag_id, BulkOutcome.REVIEWED, flag.status)
+    return [outcomes[flag_id] for flag_id in dict.fromkeys(flag_ids)]
+
+
+@transaction.atomic
+def undo_reviews(
+    *, site: Site, flag_ids: Sequence[int], user: AbstractBaseUser
+) -> list[FlagOutcome]:
+    """Put reviewed flags of ``site`` back in the queue (the undo of :func:`review_flags`).
+
+    Reported per id like :func:`review_flags`; a flag without a decision is left alone.
+    """
+    own, others = _flags_of_site(site, flag_ids, user)
+    outcomes = {outcome.id: outcome for outcome in others}
+    for flag_id in own:
+        try:
+            flag = undo_review(flag_id=flag_id, user=user)
+        except NothingToUndo as exc:
+            status = Flag.objects.filter(pk=flag_id).values_list("status", flat=True).first()
+            outcomes[flag_id] = FlagOutcome(flag_id, BulkOutcome.NOT_REVIEWED, status, str(exc))
+        else:
+            outcomes[flag_id] = FlagOutcome(flag_id, BulkOutcome.UNDONE, flag.status)
+    return [outcomes[flag_id] for flag_id in dict.fromkeys(flag_ids)]

@@ -1,8 +1,12 @@
-"""Page: the review queue (one flag at a time, driven by the REST API from static/js)."""
+"""Pages: the review queue (one flag at a time) and the review grid (many at once).
+
+Both are driven by the REST API from static/js (review.js, review_grid.js).
+"""
 
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
@@ -15,6 +19,10 @@ from webapp.sites.roles import Capability
 
 #: Flags rendered with the page, and fetched per request to the API when it runs low.
 QUEUE_PAGE_SIZE = 50
+#: Thumbnails per page of the grid: eight columns of five rows on a laptop screen.
+GRID_PAGE_SIZE = 40
+#: How often the queue asks whether scoring still runs (and fetches new flags).
+POLL_MS = 3000
 
 
 def segment_times(flag: Flag) -> None:
@@ -28,30 +36,69 @@ def segment_times(flag: Flag) -> None:
             flag.preview_url = f"/api/assets/{flag.video_id}/preview/"  # type: ignore[attr-defined]
 
 
+def _requested_flag(request: HttpRequest, site_flags: QuerySet[Flag]) -> Flag | None:
+    """The flag named by ``?flag=<id>`` (the grid opens one that way), if of this site."""
+    raw = request.GET.get("flag", "")
+    return site_flags.filter(pk=int(raw)).first() if raw.isdigit() else None
+
+
 @login_required
 @ensure_csrf_cookie
 def review_queue(request: HttpRequest, slug: str) -> HttpResponse:
     """Members see the queue; reviewers and admins may decide (the API checks again).
 
-    ``?status=confirmed`` or ``rejected`` lists the decided flags instead (to undo one).
+    ``?status=confirmed`` or ``rejected`` lists the decided flags instead (to undo one);
+    ``?flag=<id>`` selects that flag (in the list of its status, added when it is beyond
+    the first page). While scoring runs the page shows its progress and polls for new
+    flags.
     """
     site = access_site(request.user, slug, Capability.VIEW)
-    status = request.GET.get("status") or FlagStatus.PENDING
+    wanted = _requested_flag(request, selectors.flags_of(site))
+    status = request.GET.get("status") or (wanted.status if wanted else FlagStatus.PENDING)
     if status not in FlagStatus.values:
         status = FlagStatus.PENDING
     flags = list(selectors.flags_of(site, status=status)[: QUEUE_PAGE_SIZE + 1])
+    has_more = len(flags) > QUEUE_PAGE_SIZE
+    flags = flags[:QUEUE_PAGE_SIZE]
+    if wanted is not None and wanted.status == status and wanted.pk not in {f.pk for f in flags}:
+        flags.append(wanted)  # lowest score of those shown: its place in the order
+    selected = next((f for f in flags if wanted and f.pk == wanted.pk), flags[0] if flags else None)
     normalise = Normaliser()
     for flag in flags:
         flag.normalised = normalise(flag.score.version, flag.score.score)
         segment_times(flag)
+    scoring = selectors.queue_status(site)
+    context = {
+        "site": site,
+        "can_review": can(request.user, site, Capability.REVIEW),
+        "pending": scoring.pending,
+        "status": status,
+        "status_choices": FlagStatus.choices,
+        "flags": flags,
+        "selected_flag": selected,
+        "has_more": has_more,
+        "page_size": QUEUE_PAGE_SIZE,
+        "scoring": scoring,
+        "poll_ms": POLL_MS,
+    }
+    return render(request, "review/review_queue.html", context)
+
+
+@login_required
+@ensure_csrf_cookie
+def review_grid(request: HttpRequest, slug: str) -> HttpResponse:
+    """Pending flags as a page of thumbnails, highest score first, decided many at once.
+
+    The page is drawn with the first :data:`GRID_PAGE_SIZE` flags; after each decision
+    the script fetches the page again from the API (the decided ones have left it).
+    """
+    site = access_site(request.user, slug, Capability.VIEW)
+    flags = list(selectors.flags_of(site, status=FlagStatus.PENDING)[:GRID_PAGE_SIZE])
     context = {
         "site": site,
         "can_review": can(request.user, site, Capability.REVIEW),
         "pending": selectors.pending_counts([site.pk]).get(site.pk, 0),
-        "status": status,
-        "status_choices": FlagStatus.choices,
-        "flags": flags[:QUEUE_PAGE_SIZE],
-        "has_more": len(flags) > QUEUE_PAGE_SIZE,
-        "page_size": QUEUE_PAGE_SIZE,
+        "flags": flags,
+        "page_size": GRID_PAGE_SIZE,
     }
-    return render(request, "review/review_queue.html", context)
+    return render(request, "review/review_grid.html", context)
