@@ -57,7 +57,7 @@ def record_scores(
 
     Rules: a score above the version's threshold opens a flag, unless a reviewer has
     already labelled the asset (its label stands). The flag is pending when ``version`` is
-    the site's current model (see :func:`_is_current`), and then pending flags of other
+    the site's current model (active, or none is yet), and then pending flags of other
     versions on the same assets become superseded, the new score beside them; a late
     result of an older model opens its flags superseded. A pending flag whose score no
     longer clears the threshold is removed. Heatmaps, when the kind makes them, are kept
@@ -71,7 +71,8 @@ def record_scores(
     Returns how many are above the threshold (or break a rule).
     """
     threshold = _threshold_of(version)
-    current = _is_current(version)
+    active_id = _active_id(version)
+    current = active_id in (None, version.pk)
     asset_ids = [asset.pk for asset in assets]
     labelled = set(
         Flag.objects.filter(
@@ -108,7 +109,7 @@ def record_scores(
             if current and flag.status == FlagStatus.SUPERSEDED:
                 _reinstate(Flag.objects.filter(pk=flag.pk))
             elif not current and flag.status == FlagStatus.PENDING:
-                _supersede(Flag.objects.filter(pk=flag.pk), by_version_id=_active_id(version))
+                _supersede(Flag.objects.filter(pk=flag.pk), by_version_id=active_id)
         elif not is_flagged:
             Flag.objects.filter(score=score, status=FlagStatus.PENDING).delete()
     if current:
@@ -144,7 +145,8 @@ def flag_segments(*, version: DetectorVersion, video: Asset) -> list[Flag]:
     video = Asset.objects.select_for_update().select_related("site").get(pk=video.pk)
     site = video.site
     threshold = _threshold_of(version)
-    current = _is_current(version)
+    active_id = _active_id(version)
+    current = active_id in (None, version.pk)
     scores = list(
         Score.objects.filter(version=version, asset__source_video=video)
         .select_related("asset")
@@ -177,7 +179,7 @@ def flag_segments(*, version: DetectorVersion, video: Asset) -> list[Flag]:
         if current and flag.status == FlagStatus.SUPERSEDED:
             _reinstate(Flag.objects.filter(pk=flag.pk))
         elif not current and flag.status == FlagStatus.PENDING:
-            _supersede(Flag.objects.filter(pk=flag.pk), by_version_id=_active_id(version))
+            _supersede(Flag.objects.filter(pk=flag.pk), by_version_id=active_id)
         flag.refresh_from_db()
         opened.append(flag)
     _emit_created(version, created_ids)
@@ -223,11 +225,6 @@ def _threshold_of(version: DetectorVersion) -> float:
 
 def _active_id(version: DetectorVersion) -> int | None:
     return Site.objects.filter(pk=version.site_id).values_list("active_version", flat=True)[0]
-
-
-def _is_current(version: DetectorVersion) -> bool:
-    """Whether ``version``'s flags belong in the queue: it is active, or none is yet."""
-    return _active_id(version) in (None, version.pk)
 
 
 def _supersede(flags: QuerySet[Flag], *, by_version_id: int | None) -> int:
@@ -339,8 +336,9 @@ def undo_review(*, flag_id: int, user: AbstractBaseUser | None = None) -> Flag:
     flag = Flag.objects.select_related("site", "score__asset", "score__version", "video").get(
         pk=flag_id
     )
-    if not _is_current(flag.score.version):
-        _supersede(Flag.objects.filter(pk=flag_id), by_version_id=_active_id(flag.score.version))
+    active_id = _active_id(flag.score.version)
+    if active_id not in (None, flag.score.version_id):
+        _supersede(Flag.objects.filter(pk=flag_id), by_version_id=active_id)
         flag.refresh_from_db()
     _audit_review(flag, user, AuditAction.REVIEW_UNDO, "undid the review of")
     by = user.get_username() if user is not None and user.is_authenticated else None
