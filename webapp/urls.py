@@ -76,6 +76,16 @@ api_patterns = [
     ),
     path("sites/<slug:slug>/flags/undo/", review_api.BulkUndoView.as_view(), name="api-flags-undo"),
     path(
+        "sites/<slug:slug>/review-settings/",
+        review_api.ReviewSettingsView.as_view(),
+        name="api-review-settings",
+    ),
+    path(
+        "sites/<slug:slug>/reviewers/",
+        review_api.ReviewerQualityView.as_view(),
+        name="api-reviewer-quality",
+    ),
+    path(
         "sites/<slug:slug>/scoring-status/",
         review_api.ScoringStatusView.as_view(),
         name="api-scoring-status",

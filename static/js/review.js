@@ -149,7 +149,8 @@
     li.dataset.superseded = supersededText(flag);
     var badge = li.querySelector('[data-field="status"]');
     badge.className = "badge badge-" + flag.status;
-    badge.textContent = LABELS[flag.status] || flag.status;
+    // disputed: reviewers disagree (second opinion); a third reviewer or an admin settles it
+    badge.textContent = (LABELS[flag.status] || flag.status) + (flag.disputed ? " · disputed" : "");
     li.classList.toggle("decided", flag.status !== viewStatus);
     if (li.classList.contains("selected")) showInViewer(li);
   }

@@ -145,13 +145,19 @@
     cell.dataset.flagId = String(flag.id);
     cell.dataset.score = String(flag.score);
     cell.dataset.filename = flag.filename;
-    cell.setAttribute("aria-label", flag.filename + ", score " + fmt(flag.score));
+    cell.setAttribute(
+      "aria-label",
+      flag.filename + ", score " + fmt(flag.score) + (flag.disputed ? ", disputed" : "")
+    );
     cell.querySelector("img").src = flag.thumbnail_url;
     cell.querySelector(".grid-score").textContent = fmt(flag.score);
-    if (segment) {
+    var tags = [];
+    if (segment) tags.push("video · frame " + flag.peak_frame);
+    if (flag.disputed) tags.push("disputed"); // reviewers disagree: settle it
+    if (tags.length) {
       var kind = cell.querySelector(".grid-kind");
       kind.hidden = false;
-      kind.textContent = "video · frame " + flag.peak_frame;
+      kind.textContent = tags.join(" · ");
     }
     var short = segment
       ? flag.filename.replace(/ frames (\d+)-(\d+)$/, " · $1–$2")

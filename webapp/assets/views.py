@@ -15,6 +15,7 @@ from webapp.assets.api import incoming_files
 from webapp.assets.models import Asset, MediaType, Purpose, Upload
 from webapp.pages.confirm import confirm_delete
 from webapp.pages.forms import LabelForm, UploadForm, add_service_errors
+from webapp.review import selectors as review_selectors
 from webapp.sites import deletion
 from webapp.sites.access import access_site, access_site_object, can, check_capability
 from webapp.sites.guide import first_steps
@@ -76,13 +77,17 @@ def asset_detail(request: HttpRequest, asset_id: int) -> HttpResponse:
             services.set_asset_label(asset=asset, label=form.cleaned_data["label"])
             messages.success(request, "Label saved.")
             return redirect("asset-detail", asset_id=asset.pk)
+    scores = list(selectors.scores_of(asset))
+    # each flag as this user sees it: a known-answer check in their queue looks pending here
+    # too (the queue links here), their own answer once they gave it
+    review_selectors.present([s.flag for s in scores if hasattr(s, "flag")], request.user)
     context = {
         "site": asset.site,
         "asset": asset,
         "form": form,
         "can_label": can_label,
         "can_delete": can_label,
-        "scores": selectors.scores_of(asset),
+        "scores": scores,
     }
     return render(request, "assets/asset_detail.html", context)
 

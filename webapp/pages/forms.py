@@ -59,6 +59,28 @@ class VideoSettingsForm(forms.Form):
     )
 
 
+class ReviewQualityForm(forms.Form):
+    known_answer_checks = forms.BooleanField(
+        label="Known-answer checks",
+        required=False,
+        help_text="Now and then, show reviewers a flag an admin has already decided, as if it "
+        "were new, and compare their answer with the admin's.",
+    )
+    known_answer_every = forms.IntegerField(
+        label="One check in about this many flags",
+        min_value=2,
+        max_value=1000,
+        help_text="10 means about one flag in ten a reviewer sees is a check.",
+    )
+    second_opinion = forms.BooleanField(
+        label="Second opinion",
+        required=False,
+        help_text="Each flag needs two reviewers who agree before it counts; when they "
+        "disagree it stays in the queue, marked disputed, for a third reviewer or an admin. "
+        "An admin's decision counts at once.",
+    )
+
+
 class LabelForm(forms.Form):
     label = forms.CharField(
         max_length=100,

@@ -62,6 +62,7 @@ urlpatterns = [
     path("sites/<slug:slug>/rescore/", detector_views.rescore_site, name="site-rescore"),
     path("sites/<slug:slug>/review/", review_views.review_queue, name="site-review"),
     path("sites/<slug:slug>/review/grid/", review_views.review_grid, name="site-review-grid"),
+    path("sites/<slug:slug>/reviewers/", review_views.reviewers, name="site-reviewers"),
     path("assets/<int:asset_id>/", asset_views.asset_detail, name="asset-detail"),
     path("assets/<int:asset_id>/label/", object_views.label_asset, name="asset-label"),
     path("sites/<slug:slug>/classes/", object_views.site_classes, name="site-classes"),

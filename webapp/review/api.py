@@ -12,9 +12,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from webapp.detectors.selectors import Normaliser
-from webapp.review import selectors, services
+from webapp.review import quality, selectors, services
 from webapp.review.models import Decision, Flag, FlagStatus
 from webapp.review.services import BulkOutcome
+from webapp.sites import services as site_services
 from webapp.sites.access import access_site, access_site_object
 from webapp.sites.roles import Capability
 
@@ -92,6 +93,12 @@ class FlagOutput(serializers.ModelSerializer):
         read_only=True,
         help_text="Site rules the image breaks (a forbidden class seen, a count off).",
     )
+    disputed = serializers.BooleanField(
+        read_only=True,
+        default=False,
+        help_text="Pending, and the reviewers who decided it disagree (second opinion): a "
+        "third reviewer or an admin settles it.",
+    )
 
     class Meta:
         model = Flag
@@ -126,6 +133,7 @@ class FlagOutput(serializers.ModelSerializer):
             "boxes",
             "reasons",
             "superseded_by",
+            "disputed",
         ]
 
     def get_filename(self, flag: Flag) -> str:
@@ -204,19 +212,31 @@ class FlagListView(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        site = access_site(self.request.user, self.kwargs["slug"], Capability.VIEW)
+        """The flags as the caller sees them; a reviewer's queue may take in a check.
+
+        (see :mod:`webapp.review.quality`: a known-answer check is listed as pending.)
+        """
+        user = self.request.user
+        site = access_site(user, self.kwargs["slug"], Capability.VIEW)
         query = self.ListQuery(data=self.request.query_params)
         query.is_valid(raise_exception=True)
-        return selectors.flags_of(
-            site,
-            status=query.validated_data.get("status") or None,
-            since_id=query.validated_data.get("since_id"),
-        )
+        status = query.validated_data.get("status") or None
+        since_id = query.validated_data.get("since_id")
+        if status == FlagStatus.PENDING and since_id is None:
+            quality.serve_check(site=site, reviewer=user)
+        return selectors.flags_for(site, user, status=status, since_id=since_id)
+
+    def list(self, request: Request, *args: object, **kwargs: object) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        flags = selectors.present(page if page is not None else [], request.user)
+        return self.get_paginated_response(self.get_serializer(flags, many=True).data)
 
 
 def accessible_flag(request: Request, flag_id: int, capability: Capability) -> Flag:
+    """The flag as the caller sees it (:func:`webapp.review.selectors.present`)."""
     flag = selectors.flag_with_site(flag_id)
-    return access_site_object(request.user, flag, capability, name=f"Flag {flag_id}")
+    flag = access_site_object(request.user, flag, capability, name=f"Flag {flag_id}")
+    return selectors.present([flag], request.user)[0]
 
 
 class FlagDetailView(APIView):
@@ -249,8 +269,8 @@ class FlagReviewView(APIView):
         accessible_flag(request, flag_id, Capability.REVIEW)
         data = self.ReviewInput(data=request.data)
         data.is_valid(raise_exception=True)
-        services.review_flag(flag_id=flag_id, reviewer=request.user, **data.validated_data)
-        return Response(FlagOutput(selectors.flag_with_site(flag_id)).data)
+        flag = services.review_flag(flag_id=flag_id, reviewer=request.user, **data.validated_data)
+        return Response(FlagOutput(flag).data)
 
 
 class FlagUndoView(APIView):
@@ -258,8 +278,7 @@ class FlagUndoView(APIView):
     def post(self, request: Request, flag_id: int) -> Response:
         """Put a reviewed flag back in the queue."""
         accessible_flag(request, flag_id, Capability.REVIEW)
-        services.undo_review(flag_id=flag_id, user=request.user)
-        return Response(FlagOutput(selectors.flag_with_site(flag_id)).data)
+        return Response(FlagOutput(services.undo_review(flag_id=flag_id, user=request.user)).data)
 
 
 class ScoringJobProgressOutput(serializers.Serializer):
@@ -274,7 +293,9 @@ class ScoringStatusOutput(serializers.Serializer):
     started = serializers.BooleanField(help_text="Whether a worker has begun on one of them.")
     total = serializers.IntegerField(help_text="Images the unfinished jobs score, together.")
     done = serializers.IntegerField(help_text="Of those, how many are scored.")
-    pending = serializers.IntegerField(help_text="Pending flags of the site.")
+    pending = serializers.IntegerField(
+        help_text="Pending flags of the site, as your queue has them."
+    )
     latest_flag = serializers.IntegerField(
         allow_null=True, help_text="The newest flag's id: ``since_id`` for the flags list."
     )
@@ -292,6 +313,7 @@ class ScoringStatusView(APIView):
     def get(self, request: Request, slug: str) -> Response:
         site = access_site(request.user, slug, Capability.VIEW)
         state = selectors.queue_status(site)
+        pending = selectors.pending_for(site, request.user)  # (what this user's queue shows)
         return Response(
             ScoringStatusOutput(
                 {
@@ -299,7 +321,7 @@ class ScoringStatusView(APIView):
                     "started": state.started,
                     "total": state.total,
                     "done": state.done,
-                    "pending": state.pending,
+                    "pending": pending,
                     "latest_flag": state.latest_flag,
                     "jobs": state.jobs,
                 }
@@ -400,3 +422,94 @@ class BulkUndoView(APIView):
                 }
             ).data
         )
+
+
+class ReviewSettingsOutput(serializers.Serializer):
+    known_answer_checks = serializers.BooleanField(
+        help_text="Flags an admin decided are mixed, unannounced, into reviewers' queues."
+    )
+    known_answer_every = serializers.IntegerField(
+        help_text="About one check in this many flags a reviewer sees."
+    )
+    second_opinion = serializers.BooleanField(
+        help_text="Each flag needs two reviewers who agree (or an admin) before it counts."
+    )
+
+
+class ReviewSettingsView(APIView):
+    """Reviewer-quality settings of the site (admins): known-answer checks, second opinion.
+
+    Kept out of the site's own settings, which every member reads: reviewers are not told
+    how often they are checked.
+    """
+
+    class ReviewSettingsInput(serializers.Serializer):
+        known_answer_checks = serializers.BooleanField(required=False)
+        known_answer_every = serializers.IntegerField(
+            required=False,
+            min_value=site_services.KNOWN_ANSWER_EVERY[0],
+            max_value=site_services.KNOWN_ANSWER_EVERY[1],
+        )
+        second_opinion = serializers.BooleanField(required=False)
+
+    @extend_schema(responses=ReviewSettingsOutput)
+    def get(self, request: Request, slug: str) -> Response:
+        site = access_site(request.user, slug, Capability.MANAGE)
+        return Response(ReviewSettingsOutput(site).data)
+
+    @extend_schema(request=ReviewSettingsInput, responses=ReviewSettingsOutput)
+    def patch(self, request: Request, slug: str) -> Response:
+        """Change some of them; every change is in the audit log."""
+        site = access_site(request.user, slug, Capability.MANAGE)
+        data = self.ReviewSettingsInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        site = site_services.update_site_settings(
+            site=site, actor=request.user, **data.validated_data
+        )
+        return Response(ReviewSettingsOutput(site).data)
+
+
+class ReviewerQualityRow(serializers.Serializer):
+    reviewer = serializers.CharField()
+    checks_answered = serializers.IntegerField(help_text="Known-answer checks they answered.")
+    checks_agreed = serializers.IntegerField(help_text="Of those, how many match the admin.")
+    checks_waiting = serializers.IntegerField(help_text="Checks in their queue, not answered.")
+    check_agreement = serializers.FloatField(
+        allow_null=True, help_text="checks_agreed / checks_answered (null before any)."
+    )
+    double_reviewed = serializers.IntegerField(
+        help_text="Decisions they share with another reviewer on the same flag (pairs)."
+    )
+    agreed_with_others = serializers.IntegerField(help_text="Of those, the same decision.")
+    agreement_with_others = serializers.FloatField(
+        allow_null=True, help_text="agreed_with_others / double_reviewed (null before any)."
+    )
+
+
+class ReviewerPairRow(serializers.Serializer):
+    reviewers = serializers.ListField(child=serializers.CharField())
+    flags = serializers.IntegerField(help_text="Flags both of them decided.")
+    agreed = serializers.IntegerField()
+    agreement = serializers.FloatField(allow_null=True)
+
+
+class ReviewerQualityOutput(ReviewSettingsOutput):
+    known_flags = serializers.IntegerField(
+        help_text="Flags an admin decided: the known answers checks are drawn from."
+    )
+    double_reviewed = serializers.IntegerField(help_text="Flags two or more reviewers decided.")
+    double_reviewed_agreed = serializers.IntegerField(help_text="Of those, all the same way.")
+    double_review_agreement = serializers.FloatField(allow_null=True)
+    disputed = serializers.IntegerField(help_text="Pending flags whose reviewers disagree.")
+    reviewers = ReviewerQualityRow(many=True)
+    pairs = ReviewerPairRow(many=True)
+    explanation = serializers.CharField(help_text="What the numbers mean, in words.")
+
+
+class ReviewerQualityView(APIView):
+    """How each reviewer agrees with known answers and with each other (admins)."""
+
+    @extend_schema(responses=ReviewerQualityOutput)
+    def get(self, request: Request, slug: str) -> Response:
+        site = access_site(request.user, slug, Capability.MANAGE)
+        return Response(ReviewerQualityOutput(selectors.reviewer_quality(site)).data)

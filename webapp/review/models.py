@@ -111,3 +111,57 @@ class Flag(models.Model):
     @property
     def is_segment(self) -> bool:
         return self.video_id is not None
+
+
+class KnownAnswerCheck(models.Model):
+    """A flag a site admin decided, served to one reviewer as if it were still pending.
+
+    The reviewer's answer is kept here and nowhere else: it never changes the flag, its
+    label, the training data or any count of decisions. Whether it agrees is read against
+    the flag's current decision (:func:`webapp.review.selectors.reviewer_quality`), so an
+    admin who changes their mind changes the score too. One per flag and reviewer: nobody
+    gets the same check twice. ``answer`` is empty while the check waits in the queue.
+    """
+
+    flag = models.ForeignKey(Flag, on_delete=models.CASCADE, related_name="checks")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="known_answer_checks"
+    )
+    served_at = models.DateTimeField(auto_now_add=True)
+    answer = models.CharField(max_length=8, choices=Decision.choices, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["flag", "reviewer"], name="one_check_per_reviewer")
+        ]
+        indexes = [models.Index(fields=["reviewer", "answered_at"])]
+
+    def __str__(self) -> str:
+        return f"check of flag {self.flag_id} for {self.reviewer_id}: {self.answer or 'open'}"
+
+
+class Opinion(models.Model):
+    """One reviewer's decision on a flag when the site asks for a second opinion.
+
+    The flag's status stays the resolved label: it settles when two reviewers agree (a
+    majority of at least two), or when an admin decides. One per flag and reviewer.
+    """
+
+    flag = models.ForeignKey(Flag, on_delete=models.CASCADE, related_name="opinions")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="review_opinions"
+    )
+    decision = models.CharField(max_length=8, choices=Decision.choices)
+    note = models.TextField(blank=True)
+    decided_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["flag", "reviewer"], name="one_opinion_per_reviewer")
+        ]
+        ordering = ["decided_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer_id} on flag {self.flag_id}: {self.decision}"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 
@@ -11,8 +13,18 @@ from webapp.assets.models import Asset, Purpose
 from webapp.assets.selectors import image_assets
 from webapp.common.jobs import JobStatus
 from webapp.detectors.models import ScoringChunk, ScoringJob
-from webapp.review.models import REVIEWED, Flag, FlagStatus
-from webapp.sites.models import Site
+from webapp.review.models import (
+    DECISION_STATUS,
+    REVIEWED,
+    Decision,
+    Flag,
+    FlagStatus,
+    KnownAnswerCheck,
+    Opinion,
+)
+from webapp.sites.access import UserLike
+from webapp.sites.models import Membership, Site
+from webapp.sites.roles import Role
 
 
 def _latest_decision() -> Subquery:
@@ -172,3 +184,228 @@ def segment_flags_of(video: Asset) -> QuerySet[Flag]:
         .select_related("score", "score__asset", "score__version", "reviewer")
         .order_by("start_frame", "id")
     )
+
+
+# --- reviewer quality: how flags look to one reviewer, and how reviewers agree ----------
+
+#: What the Reviewers page and its API say the numbers mean.
+QUALITY_EXPLANATION = (
+    "Known-answer checks are flags a site admin has already decided, shown to a reviewer "
+    "as if they were new. Agreement is the share of a reviewer's answers that match the "
+    "admin's decision. Answers to checks never change a flag, the training data or any "
+    "count of decisions. With second opinion on, each flag needs two reviewers who agree "
+    "(or an admin); agreement with others is the share of the flags a reviewer decided "
+    "that another reviewer also decided the same way."
+)
+
+
+def gold_flags(site: Site) -> QuerySet[Flag]:
+    """Flags whose truth is known: images confirmed or rejected by an admin of the site.
+
+    Read by the reviewer's role now (a former admin's decisions leave the set). Segments
+    are left out: a video's page shows its segments' decisions to every member.
+    """
+    admins = Membership.objects.filter(site=site, role=Role.ADMIN).values("user_id")
+    return Flag.objects.filter(site=site, status__in=REVIEWED, video__isnull=True).filter(
+        Q(reviewer__is_staff=True) | Q(reviewer_id__in=admins)
+    )
+
+
+def live_checks(site: Site, user: UserLike) -> QuerySet[KnownAnswerCheck]:
+    """``user``'s checks whose flag is still known (an undone decision ends a check)."""
+    if not user.is_authenticated:
+        return KnownAnswerCheck.objects.none()
+    return KnownAnswerCheck.objects.filter(reviewer=user, flag__in=gold_flags(site))
+
+
+def _own_opinions(site: Site, user: UserLike) -> QuerySet[Opinion]:
+    """``user``'s opinions on flags not settled yet: to them, their decision stands."""
+    return Opinion.objects.filter(
+        reviewer_id=user.pk,
+        flag__site=site,
+        flag__status__in=[FlagStatus.PENDING, FlagStatus.SUPERSEDED],
+    )
+
+
+def flags_for(
+    site: Site, user: UserLike, *, status: str | None = None, since_id: int | None = None
+) -> QuerySet[Flag]:
+    """:func:`flags_of` as ``user`` sees them (pass the page through :func:`present`).
+
+    A reviewer's open known-answer checks are pending to them, and their answered ones
+    carry their answer; a flag they gave an opinion on shows their decision until it
+    settles. Everyone else, and every count of the site, sees the flags as they are.
+    """
+    flags = flags_of(site, since_id=since_id)
+    if not status:
+        return flags
+    if not user.is_authenticated:
+        return flags.filter(status=status)
+    checks = live_checks(site, user)
+    mine = _own_opinions(site, user)
+    if status == FlagStatus.PENDING:
+        shown = (Q(status=status) & ~Q(pk__in=mine.values("flag_id"))) | Q(
+            pk__in=checks.filter(answer="").values("flag_id")
+        )
+    elif status == FlagStatus.SUPERSEDED:
+        shown = Q(status=status) & ~Q(pk__in=mine.values("flag_id"))
+    else:
+        decision = next(d for d, s in DECISION_STATUS.items() if s == status)
+        shown = (
+            (Q(status=status) & ~Q(pk__in=checks.values("flag_id")))
+            | Q(pk__in=checks.filter(answer=decision).values("flag_id"))
+            | Q(pk__in=mine.filter(decision=decision).values("flag_id"))
+        )
+    return flags.filter(shown)
+
+
+def pending_for(site: Site, user: UserLike) -> int:
+    """How many flags are pending as ``user`` sees them (the number their queue shows)."""
+    return flags_for(site, user, status=FlagStatus.PENDING).count()
+
+
+def present(flags: Sequence[Flag], user: UserLike) -> list[Flag]:
+    """Give each flag the face ``user`` sees (in memory only), and ``disputed``; 2 queries.
+
+    An open known-answer check looks exactly like a pending flag (no reviewer, note, time
+    or newer model); an answered one, and a flag the user gave an opinion on that has not
+    settled, show the user's own decision, as a flag they decided alone would. Disputed:
+    pending, with reviewers who disagree (shown to everyone: a third reviewer or an admin
+    settles it).
+    """
+    flags = list(flags)
+    ids = [flag.pk for flag in flags]
+    opinions: dict[int, list[Opinion]] = defaultdict(list)
+    checks: dict[int, KnownAnswerCheck] = {}
+    if ids:
+        for opinion in Opinion.objects.filter(flag_id__in=ids):
+            opinions[opinion.flag_id].append(opinion)
+        if user.is_authenticated:
+            site = Site(pk=flags[0].site_id)  # (only its id is read)
+            for check in live_checks(site, user).filter(flag_id__in=ids):
+                checks[check.flag_id] = check
+    for flag in flags:
+        decisions = {opinion.decision for opinion in opinions[flag.pk]}
+        flag.disputed = flag.status == FlagStatus.PENDING and len(decisions) > 1  # type: ignore[attr-defined]
+        check = checks.get(flag.pk)
+        own = next((o for o in opinions[flag.pk] if o.reviewer_id == user.pk), None)
+        if check is not None and not check.answer:
+            _show(flag, FlagStatus.PENDING, None, None, "")
+            flag.superseded_by = None
+        elif check is not None:
+            _show(
+                flag, DECISION_STATUS[Decision(check.answer)], user, check.answered_at, check.note
+            )
+        elif own is not None and flag.status in (FlagStatus.PENDING, FlagStatus.SUPERSEDED):
+            _show(flag, DECISION_STATUS[Decision(own.decision)], user, own.decided_at, own.note)
+    return flags
+
+
+def _show(flag: Flag, status: str, reviewer: Any, at: Any, note: str) -> None:
+    flag.status = status
+    flag.reviewer = reviewer
+    flag.reviewed_at = at
+    flag.note = note
+    flag.disputed = False  # type: ignore[attr-defined]
+
+
+def presented_flag(flag_id: int, user: UserLike) -> Flag | None:
+    flag = flag_with_site(flag_id)
+    return present([flag], user)[0] if flag is not None else None
+
+
+def disputed_flags(site: Site) -> list[Flag]:
+    """Pending flags whose reviewers disagree, oldest first, each with ``opinions`` loaded."""
+    confirmed = Opinion.objects.filter(decision=Decision.CONFIRM).values("flag_id")
+    rejected = Opinion.objects.filter(decision=Decision.REJECT).values("flag_id")
+    return list(
+        Flag.objects.filter(site=site, status=FlagStatus.PENDING, pk__in=confirmed)
+        .filter(pk__in=rejected)
+        .select_related("score__asset", "video")
+        .prefetch_related("opinions__reviewer")
+        .order_by("created_at", "id")
+    )
+
+
+def _rate(agreed: int, total: int) -> float | None:
+    return agreed / total if total else None
+
+
+def reviewer_quality(site: Site) -> dict[str, Any]:
+    """Per reviewer: known-answer checks answered and agreed; agreement with other reviewers.
+
+    A check counts while its flag is still known (see :func:`gold_flags`), against the
+    admin's decision as it is now. Second opinions count in pairs: two reviewers who
+    decided the same flag are one pair, agreeing or not. Four queries.
+    """
+    people: dict[str, dict[str, Any]] = {}
+
+    def person(name: str) -> dict[str, Any]:
+        return people.setdefault(
+            name,
+            {
+                "reviewer": name,
+                "checks_answered": 0,
+                "checks_agreed": 0,
+                "checks_waiting": 0,
+                "double_reviewed": 0,
+                "agreed_with_others": 0,
+            },
+        )
+
+    gold = gold_flags(site)
+    rows = KnownAnswerCheck.objects.filter(flag__in=gold).values_list(
+        "reviewer__username", "answer", "flag__status"
+    )
+    for name, answer, truth in rows:
+        row = person(name)
+        if not answer:
+            row["checks_waiting"] += 1
+            continue
+        row["checks_answered"] += 1
+        row["checks_agreed"] += DECISION_STATUS[Decision(answer)] == truth
+    by_flag: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for flag_id, name, decision in Opinion.objects.filter(flag__site=site).values_list(
+        "flag_id", "reviewer__username", "decision"
+    ):
+        by_flag[flag_id].append((name, decision))
+    pairs: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    double = agreed = 0
+    for opinions in by_flag.values():
+        if len(opinions) < 2:
+            continue
+        double += 1
+        agreed += len({decision for _, decision in opinions}) == 1
+        for i, (a, decision_a) in enumerate(opinions):
+            for b, decision_b in opinions[i + 1 :]:
+                same = decision_a == decision_b
+                for name in (a, b):
+                    person(name)["double_reviewed"] += 1
+                    person(name)["agreed_with_others"] += same
+                pair = pairs[(min(a, b), max(a, b))]
+                pair["flags"] += 1
+                pair["agreed"] += same
+    for row in people.values():
+        row["check_agreement"] = _rate(row["checks_agreed"], row["checks_answered"])
+        row["agreement_with_others"] = _rate(row["agreed_with_others"], row["double_reviewed"])
+    return {
+        "known_answer_checks": site.known_answer_checks,
+        "known_answer_every": site.known_answer_every,
+        "second_opinion": site.second_opinion,
+        "known_flags": gold.count(),
+        "double_reviewed": double,
+        "double_reviewed_agreed": agreed,
+        "double_review_agreement": _rate(agreed, double),
+        "disputed": len(disputed_flags(site)),
+        "reviewers": sorted(people.values(), key=lambda row: row["reviewer"]),
+        "pairs": [
+            {
+                "reviewers": list(names),
+                "flags": counts["flags"],
+                "agreed": counts["agreed"],
+                "agreement": _rate(counts["agreed"], counts["flags"]),
+            }
+            for names, counts in sorted(pairs.items())
+        ],
+        "explanation": QUALITY_EXPLANATION,
+    }

@@ -22,6 +22,7 @@ from webapp.detectors.models import DetectorVersion
 from webapp.hooks import payloads
 from webapp.hooks.models import WebhookEvent
 from webapp.hooks.services import emit
+from webapp.review import quality, selectors
 from webapp.review.models import DECISION_STATUS, REVIEWED, Decision, Flag, FlagStatus, Score
 from webapp.sites import audit
 from webapp.sites.access import UserLike, role_on
@@ -29,7 +30,15 @@ from webapp.sites.models import AuditAction, Site
 
 
 class AlreadyReviewed(Conflict):
-    """The flag has a decision already: undo it first to change it (409)."""
+    """The flag has a decision already: undo it first to change it (409).
+
+    ``status``: the flag's status as the reviewer sees it (their own decision, for a
+    known-answer check or an opinion; see :func:`webapp.review.selectors.present`).
+    """
+
+    def __init__(self, message: str, *, status: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class SupersededByCurrent(Conflict):
@@ -41,7 +50,11 @@ class SupersededByCurrent(Conflict):
 
 
 class NothingToUndo(Conflict):
-    """The flag has no decision to take back (409)."""
+    """The flag has no decision to take back (409); ``status`` as for AlreadyReviewed."""
+
+    def __init__(self, message: str, *, status: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @transaction.atomic
@@ -276,18 +289,41 @@ def _audit_review(flag: Flag, actor: AbstractBaseUser | None, action: str, verb:
     )
 
 
+def _already(flag_id: int, status: str, reviewer: AbstractBaseUser | None) -> AlreadyReviewed:
+    by = f" by {reviewer.get_username()}" if reviewer is not None else ""
+    return AlreadyReviewed(
+        f"Flag {flag_id} was already reviewed ({status}{by}); undo that review first to change it.",
+        status=status,
+    )
+
+
 @transaction.atomic
 def review_flag(*, flag_id: int, reviewer: AbstractBaseUser, decision: str, note: str = "") -> Flag:
     """Confirm (anomaly) or reject (normal) a pending or superseded flag.
 
     409 if it was already reviewed, or if it is superseded by a flag now in the queue
-    for the same image or frames (review that one: a decision is made once).
+    for the same image or frames (review that one: a decision is made once). A decision
+    on a known-answer check is the reviewer's answer to it, and one under second opinion
+    an opinion that settles the flag only with another reviewer's (see
+    :mod:`webapp.review.quality`). Returns the flag as the reviewer sees it.
     """
     if decision not in Decision.values:
         raise ValidationError(
             {"decision": f"decision must be one of {', '.join(Decision.values)}."}
         )
-    flag = Flag.objects.select_for_update().filter(pk=flag_id).first()
+    flag = (
+        Flag.objects.select_for_update()
+        .select_related("site", "score__asset")
+        .filter(pk=flag_id)
+        .first()
+    )
+    if flag is not None:
+        check = quality.check_of(flag, reviewer)
+        if check is not None:
+            if check.answer:
+                raise _already(flag_id, DECISION_STATUS[Decision(check.answer)], reviewer)
+            quality.answer_check(check=check, flag=flag, decision=decision, note=note)
+            return _as_seen_by(flag_id, reviewer)
     if flag is not None and flag.status == FlagStatus.SUPERSEDED:
         current = _current_flag_for(flag)
         if current is not None:
@@ -296,6 +332,17 @@ def review_flag(*, flag_id: int, reviewer: AbstractBaseUser, decision: str, note
                 f"review flag {current.pk} instead.",
                 current_id=current.pk,
             )
+    if flag is not None and flag.status in (FlagStatus.PENDING, FlagStatus.SUPERSEDED):
+        own = quality.opinion_of(flag, reviewer)
+        if own is not None:
+            raise _already(flag_id, DECISION_STATUS[Decision(own.decision)], reviewer)
+        if quality.needs_second_opinion(flag, reviewer):
+            settled = quality.give_opinion(
+                flag=flag, reviewer=reviewer, decision=decision, note=note
+            )
+            if settled is None:
+                return _as_seen_by(flag_id, reviewer)
+            decision = settled
     updated = Flag.objects.filter(
         pk=flag_id, status__in=[FlagStatus.PENDING, FlagStatus.SUPERSEDED]
     ).update(
@@ -306,11 +353,7 @@ def review_flag(*, flag_id: int, reviewer: AbstractBaseUser, decision: str, note
     )
     flag = Flag.objects.select_related("reviewer", "site", "score__asset", "video").get(pk=flag_id)
     if not updated:
-        raise AlreadyReviewed(
-            f"Flag {flag_id} was already reviewed ({flag.status}"
-            f"{' by ' + flag.reviewer.get_username() if flag.reviewer else ''}); "
-            "undo that review first to change it."
-        )
+        raise _already(flag_id, flag.status, flag.reviewer)
     confirm = decision == Decision.CONFIRM
     action = AuditAction.REVIEW_CONFIRM if confirm else AuditAction.REVIEW_REJECT
     _audit_review(flag, reviewer, action, "confirmed" if confirm else "rejected")
@@ -319,7 +362,13 @@ def review_flag(*, flag_id: int, reviewer: AbstractBaseUser, decision: str, note
         event=WebhookEvent.FLAG_REVIEWED,
         data=lambda: {**payloads.one_flag_data(flag_id), "decision": decision},
     )
-    return flag
+    return _as_seen_by(flag_id, reviewer)
+
+
+def _as_seen_by(flag_id: int, user: UserLike | None) -> Flag:
+    flag = selectors.flag_with_site(flag_id)
+    assert flag is not None  # (locked or just written in this transaction)
+    return selectors.present([flag], user)[0] if user is not None else flag
 
 
 @transaction.atomic
@@ -327,7 +376,29 @@ def undo_review(*, flag_id: int, user: AbstractBaseUser | None = None) -> Flag:
     """Put a reviewed flag back in the queue; 409 if it has no review.
 
     A flag of a model that is no longer current goes back as superseded, not pending.
+    A reviewer's undo takes back their own answer to a known-answer check, or their
+    opinion (and the label with it when that leaves too few reviewers who agree); the
+    known answer itself is only undone by someone who holds no check on it.
     """
+    if user is not None and user.is_authenticated:
+        flag = (
+            Flag.objects.select_for_update()
+            .select_related("site", "score__asset")
+            .filter(pk=flag_id)
+            .first()
+        )
+        if flag is not None:
+            check = quality.check_of(flag, user)
+            if check is not None and not check.answer:
+                raise NothingToUndo(
+                    f"Flag {flag_id} has no review to undo.", status=FlagStatus.PENDING
+                )
+            if check is not None:
+                quality.undo_answer(check=check, flag=flag)
+                return _as_seen_by(flag_id, user)
+            own = quality.opinion_of(flag, user)
+            if own is not None and not quality.withdraw_opinion(opinion=own, flag=flag):
+                return _as_seen_by(flag_id, user)
     updated = Flag.objects.filter(pk=flag_id, status__in=REVIEWED).update(
         status=FlagStatus.PENDING, reviewer=None, reviewed_at=None, note=""
     )
@@ -336,6 +407,7 @@ def undo_review(*, flag_id: int, user: AbstractBaseUser | None = None) -> Flag:
     flag = Flag.objects.select_related("site", "score__asset", "score__version", "video").get(
         pk=flag_id
     )
+    quality.end_open_checks(flag)
     active_id = _active_id(flag.score.version)
     if active_id not in (None, flag.score.version_id):
         _supersede(Flag.objects.filter(pk=flag_id), by_version_id=active_id)
@@ -347,7 +419,7 @@ def undo_review(*, flag_id: int, user: AbstractBaseUser | None = None) -> Flag:
         event=WebhookEvent.FLAG_REVIEW_UNDONE,
         data=lambda: {**payloads.one_flag_data(flag_id), "undone_by": by},
     )
-    return flag
+    return _as_seen_by(flag_id, user)
 
 
 def _current_flag_for(flag: Flag) -> Flag | None:
@@ -449,8 +521,9 @@ def review_flags(
                 current=exc.current_id,
             )
         except AlreadyReviewed as exc:
-            status = Flag.objects.filter(pk=flag_id).values_list("status", flat=True).first()
-            outcomes[flag_id] = FlagOutcome(flag_id, BulkOutcome.ALREADY_REVIEWED, status, str(exc))
+            outcomes[flag_id] = FlagOutcome(
+                flag_id, BulkOutcome.ALREADY_REVIEWED, exc.status, str(exc)
+            )
         else:
             outcomes[flag_id] = FlagOutcome(flag_id, BulkOutcome.REVIEWED, flag.status)
     return [outcomes[flag_id] for flag_id in dict.fromkeys(flag_ids)]
@@ -470,7 +543,9 @@ def undo_reviews(
         try:
             flag = undo_review(flag_id=flag_id, user=user)
         except NothingToUndo as exc:
-            status = Flag.objects.filter(pk=flag_id).values_list("status", flat=True).first()
+            status = exc.status or (
+                Flag.objects.filter(pk=flag_id).values_list("status", flat=True).first()
+            )
             outcomes[flag_id] = FlagOutcome(flag_id, BulkOutcome.NOT_REVIEWED, status, str(exc))
         else:
             outcomes[flag_id] = FlagOutcome(flag_id, BulkOutcome.UNDONE, flag.status)

@@ -5,15 +5,20 @@ Both are driven by the REST API from static/js (review.js, review_grid.js).
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_http_methods
 
 from webapp.detectors.selectors import Normaliser
-from webapp.review import selectors
+from webapp.pages.forms import ReviewQualityForm, add_service_errors
+from webapp.review import quality, selectors
 from webapp.review.models import Flag, FlagStatus
+from webapp.sites import services as site_services
 from webapp.sites.access import access_site, can
 from webapp.sites.roles import Capability
 
@@ -54,10 +59,17 @@ def review_queue(request: HttpRequest, slug: str) -> HttpResponse:
     """
     site = access_site(request.user, slug, Capability.VIEW)
     wanted = _requested_flag(request, selectors.flags_of(site))
+    if wanted is not None:
+        wanted = selectors.present([wanted], request.user)[0]
     status = request.GET.get("status") or (wanted.status if wanted else FlagStatus.PENDING)
     if status not in FlagStatus.values:
         status = FlagStatus.PENDING
-    flags = list(selectors.flags_of(site, status=status)[: QUEUE_PAGE_SIZE + 1])
+    if status == FlagStatus.PENDING:
+        quality.serve_check(site=site, reviewer=request.user)
+    flags = selectors.present(
+        selectors.flags_for(site, request.user, status=status)[: QUEUE_PAGE_SIZE + 1],
+        request.user,
+    )
     has_more = len(flags) > QUEUE_PAGE_SIZE
     flags = flags[:QUEUE_PAGE_SIZE]
     if wanted is not None and wanted.status == status and wanted.pk not in {f.pk for f in flags}:
@@ -71,7 +83,7 @@ def review_queue(request: HttpRequest, slug: str) -> HttpResponse:
     context = {
         "site": site,
         "can_review": can(request.user, site, Capability.REVIEW),
-        "pending": scoring.pending,
+        "pending": selectors.pending_for(site, request.user),
         "status": status,
         "status_choices": FlagStatus.choices,
         "flags": flags,
@@ -93,12 +105,43 @@ def review_grid(request: HttpRequest, slug: str) -> HttpResponse:
     the script fetches the page again from the API (the decided ones have left it).
     """
     site = access_site(request.user, slug, Capability.VIEW)
-    flags = list(selectors.flags_of(site, status=FlagStatus.PENDING)[:GRID_PAGE_SIZE])
+    quality.serve_check(site=site, reviewer=request.user)
+    pending = selectors.flags_for(site, request.user, status=FlagStatus.PENDING)
+    flags = selectors.present(pending[:GRID_PAGE_SIZE], request.user)
     context = {
         "site": site,
         "can_review": can(request.user, site, Capability.REVIEW),
-        "pending": selectors.pending_counts([site.pk]).get(site.pk, 0),
+        "pending": pending.count(),
         "flags": flags,
         "page_size": GRID_PAGE_SIZE,
     }
     return render(request, "review/review_grid.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def reviewers(request: HttpRequest, slug: str) -> HttpResponse:
+    """Reviewer quality (admins): the settings, each reviewer's agreement, disputed flags."""
+    site = access_site(request.user, slug, Capability.MANAGE)
+    initial = {name: getattr(site, name) for name in ReviewQualityForm.base_fields}
+    form = ReviewQualityForm(request.POST or None, initial=initial)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                site_services.update_site_settings(
+                    site=site, actor=request.user, **form.cleaned_data
+                )
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            else:
+                messages.success(request, "Reviewer settings saved.")
+                return redirect("site-reviewers", slug=site.slug)
+        status = 400
+    context = {
+        "site": site,
+        "form": form,
+        "quality": selectors.reviewer_quality(site),
+        "disputed": selectors.disputed_flags(site)[:50],
+    }
+    return render(request, "review/reviewers.html", context, status=status)

@@ -32,6 +32,18 @@ class Site(models.Model):
         default=2,
         help_text="Up to this many frames below threshold inside an event do not split it.",
     )
+    #: Reviewer quality (see webapp/review/quality.py): flags a site admin decided are
+    #: mixed, unannounced, into reviewers' queues, about one in ``known_answer_every``.
+    known_answer_checks = models.BooleanField(
+        default=False, help_text="Mix flags an admin decided into reviewers' queues, unannounced."
+    )
+    known_answer_every = models.PositiveIntegerField(
+        default=10, help_text="About one known-answer check in this many flags a reviewer sees."
+    )
+    second_opinion = models.BooleanField(
+        default=False,
+        help_text="Each flag needs two reviewers who agree (or an admin) before it counts.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -77,6 +89,11 @@ class AuditAction(models.TextChoices):
     WEBHOOK_CHANGED = "webhook_changed", "Webhook changed"
     WEBHOOK_REMOVED = "webhook_removed", "Webhook deleted"
     WEBHOOK_SECRET_ROTATED = "webhook_secret_rotated", "Webhook secret rotated"
+    #: Reviewer quality: kept apart from REVIEW_*, which count decisions (the dashboard).
+    CHECK_ANSWERED = "check_answered", "Known-answer check answered"
+    CHECK_UNDONE = "check_undone", "Known-answer check answer undone"
+    OPINION_GIVEN = "opinion_given", "Review given (awaits a second opinion)"
+    OPINION_UNDONE = "opinion_undone", "Second-opinion review undone"
 
 
 class AuditEntry(models.Model):

@@ -92,7 +92,18 @@ def remove_membership(*, site: Site, username: str, actor: AbstractBaseUser | No
     )
 
 
-_SETTINGS = ("name", "description", "video_sample_fps", "segment_min_length", "segment_max_gap")
+_SETTINGS = (
+    "name",
+    "description",
+    "video_sample_fps",
+    "segment_min_length",
+    "segment_max_gap",
+    "known_answer_checks",
+    "known_answer_every",
+    "second_opinion",
+)
+#: One known-answer check in at most every second flag, at least every thousandth.
+KNOWN_ANSWER_EVERY = (2, 1000)
 
 
 @transaction.atomic
@@ -102,7 +113,9 @@ def update_site_settings(
     """Change some of a site's settings.
 
     ``video_sample_fps`` (frames kept per second, 0 = all) applies to videos uploaded from
-    now on; the segment parameters apply from the next scoring.
+    now on; the segment parameters apply from the next scoring; the reviewer-quality ones
+    (``known_answer_checks``, ``known_answer_every``, ``second_opinion``; see
+    :mod:`webapp.review.quality`) from the next queue a reviewer opens or decision they make.
     """
     unknown = set(changes) - set(_SETTINGS)
     if unknown:
@@ -110,6 +123,10 @@ def update_site_settings(
     fps = changes.get("video_sample_fps")
     if fps is not None and (float(fps) < 0 or float(fps) > 1000):  # type: ignore[arg-type]
         raise ValidationError({"video_sample_fps": "between 0 (every frame) and 1000"})
+    every = changes.get("known_answer_every")
+    low, high = KNOWN_ANSWER_EVERY
+    if every is not None and (not isinstance(every, int) or not low <= every <= high):
+        raise ValidationError({"known_answer_every": f"between {low} and {high}"})
     before = {name: getattr(site, name) for name in changes}
     for name, value in changes.items():
         setattr(site, name, value)

@@ -78,7 +78,7 @@ def render_site_detail(
         "can_manage": can_manage,
         "can_upload": can(request.user, site, Capability.UPLOAD),
         "can_review": can(request.user, site, Capability.REVIEW),
-        "pending": review_selectors.pending_counts([site.pk]).get(site.pk, 0),
+        "pending": review_selectors.pending_for(site, request.user),  # (as their queue has it)
         "versions": versions,
         "jobs": jobs,
         "uploads": asset_selectors.recent_uploads(site, limit=10),
