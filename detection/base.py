@@ -19,9 +19,19 @@ import zipfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Self
 
 import numpy as np
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    model_validator,
+)
 
 if TYPE_CHECKING:
     from detection.objects import DetectedBox, LabelledBox
@@ -66,32 +76,71 @@ class ScoreResult:
     boxes: list[list[DetectedBox]] | None = None
 
 
-@dataclasses.dataclass(frozen=True)
-class Params:
-    """Base for each kind's parameter dataclass; validated by :meth:`from_mapping`."""
+def _error_text(error: Mapping[str, Any]) -> str:
+    """One pydantic error as "field: message" (list positions kept, union branch tags not)."""
+    loc = error.get("loc") or ()
+    path = ".".join([str(loc[0]), *(str(p) for p in loc[1:] if isinstance(p, int))]) if loc else ""
+    if error["type"] == "value_error":
+        message = str(error.get("ctx", {}).get("error", error["msg"]))
+    else:
+        message = error["msg"]
+    if not path or message.startswith(path.split(".")[0] + " "):
+        return message
+    return f"{path}: {message}"
+
+
+class Params(BaseModel):
+    """Base for each kind's parameters: typed fields, validated by :meth:`from_mapping`.
+
+    Each field carries its range and a plain-language ``description``; :meth:`json_schema`
+    exports them (the training form is built from it). JSON lists are accepted for tuple
+    fields; everything else must already have the right type (``strict``: no "3" for 3).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lists_to_tuples(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            return {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return data
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> Self:
         values = dict(values or {})
-        known = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - set(known))
+        known = set(cls.model_fields)
+        unknown = sorted(str(name) for name in set(values) - known)
         if unknown:
             raise ParamsError(
                 f"unknown parameter(s) {', '.join(unknown)}; "
                 f"accepted: {', '.join(sorted(known)) or 'none'}"
             )
         try:
-            params = cls(**values)
-        except TypeError as exc:  # pragma: no cover - dataclass signature mismatch
-            raise ParamsError(str(exc)) from exc
-        params.validate()
-        return params
-
-    def validate(self) -> None:
-        """Raise :class:`ParamsError` when a value is out of range; kinds override."""
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            texts = dict.fromkeys(_error_text(e) for e in exc.errors(include_url=False))
+            raise ParamsError("; ".join(texts)) from None
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        """The JSON Schema of these parameters (ranges, choices, defaults, descriptions)."""
+        return cls.model_json_schema()
+
+
+def with_message(message: str) -> WrapValidator:
+    """Replace whatever a (union) field's validation says by one plain ``message``."""
+
+    def validate(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(value)
+        except ValidationError:
+            raise ValueError(message) from None
+
+    return WrapValidator(validate)
 
 
 #: Where the torch kinds may run; ``"cuda:N"`` picks one GPU (see :mod:`detection.device`).
@@ -104,12 +153,46 @@ def check_device_param(device: object) -> None:
         raise ParamsError('device must be "auto", "cpu" or "cuda"')
 
 
-def check_pretrained_params(backbone: object, weights: object) -> None:
-    """The ``backbone`` / ``weights`` checks of the kinds built on a torchvision model."""
-    if not isinstance(backbone, str) or not backbone:
-        raise ParamsError("backbone must be a torchvision model name")
-    if not isinstance(weights, str) or not weights:
-        raise ParamsError('weights must be a torchvision weights name such as "IMAGENET1K_V1"')
+def _device(value: str) -> str:
+    check_device_param(value)
+    return value
+
+
+Device = Annotated[
+    str,
+    AfterValidator(_device),
+    Field(
+        description='Where the computation runs: "auto" uses a graphics card (GPU) when '
+        'there is one, "cpu" never does, "cuda" (or "cuda:1" for the second card) insists '
+        "on one.",
+        json_schema_extra={"examples": ["auto", "cpu", "cuda", "cuda:0"]},
+    ),
+]
+Backbone = Annotated[
+    str,
+    Field(
+        min_length=1,
+        description="The pretrained image network the features come from (a torchvision "
+        "model name such as mobilenet_v2 or resnet18).",
+    ),
+    with_message("backbone must be a torchvision model name"),
+]
+Weights = Annotated[
+    str,
+    Field(
+        min_length=1,
+        description="Which pretrained weights that network loads; IMAGENET1K_V1 is the one "
+        "installed for mobilenet_v2 on machines without internet.",
+    ),
+    with_message('weights must be a torchvision weights name such as "IMAGENET1K_V1"'),
+]
+Seed = Annotated[
+    int,
+    Field(
+        description="Starting point of the random choices: the same seed gives the same "
+        "model from the same images."
+    ),
+]
 
 
 def check_images(images: Sequence[np.ndarray]) -> None:

@@ -18,14 +18,14 @@ The artefact holds the winner's own artefact and the choice as JSON (no pickles)
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, get_args
 
 import numpy as np
+from pydantic import Field, model_validator
 
 from detection.base import (
     Detector,
@@ -34,7 +34,9 @@ from detection.base import (
     ParamsError,
     ProgressCallback,
     ScoreResult,
+    Seed,
     scaled_progress,
+    with_message,
 )
 from detection.metrics import evaluate
 from detection.registry import available_kinds, create_detector, load_detector, register
@@ -48,58 +50,64 @@ CHOSEN_FILE = "chosen.zip"
 CHOICE_FILE = "choice.json"
 #: Kinds ``auto`` may try: one-class image kinds (no labels, boxes or clips needed) cheap
 #: enough to cross-fit, so the winner's threshold is calibrated on every normal image.
-CANDIDATE_KINDS = ("histogram_iforest", "deep_knn")
 #: AUROC differences below this are ties, settled by fit time.
 TIE = 0.005
 
 
-@dataclasses.dataclass(frozen=True)
+CandidateKind = Literal["histogram_iforest", "deep_knn"]
+CANDIDATE_KINDS: tuple[str, ...] = get_args(CandidateKind)
+_CANDIDATES_MESSAGE = f"candidates must be distinct kinds among {', '.join(CANDIDATE_KINDS)}"
+
+
 class AutoParams(Params):
-    #: Kinds to try, cheapest first (the first always runs, whatever the budget).
-    candidates: tuple[str, ...] = ("histogram_iforest", "deep_knn")
-    #: Parameters per candidate kind; a kind not named here uses its defaults.
-    candidate_params: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
-    #: Seconds of comparison after which the remaining candidates are skipped.
-    time_budget_s: float = 900.0
-    #: Share of the normal images held aside to compare the candidates on.
-    probe_fraction: float = 0.25
-    #: Synthetic anomalies made from each probe image (when no anomaly is confirmed).
-    synthetic_per_image: int = 2
-    seed: int = 0
+    candidates: Annotated[
+        tuple[CandidateKind, ...], Field(min_length=1), with_message(_CANDIDATES_MESSAGE)
+    ] = Field(
+        ("histogram_iforest", "deep_knn"),
+        description="Methods to try, cheapest first; the first is always tried, whatever the "
+        "time limit.",
+    )
+    candidate_params: Annotated[
+        dict[str, dict[str, Any]],
+        with_message("candidate_params must map candidate kinds to parameter objects"),
+    ] = Field(
+        default_factory=dict,
+        description="Settings for each method tried, by method name; a method not named uses "
+        "its defaults. For experts.",
+    )
+    time_budget_s: float = Field(
+        900.0,
+        gt=0,
+        description="Seconds spent comparing methods; the methods not yet tried after that "
+        "are skipped.",
+    )
+    probe_fraction: float = Field(
+        0.25,
+        ge=0.1,
+        le=0.5,
+        description="Share of the normal photos kept aside to compare the methods on (0.1 to 0.5).",
+    )
+    synthetic_per_image: int = Field(
+        2,
+        ge=1,
+        le=10,
+        description="Made-up anomalies created from each kept-aside photo, when no real "
+        "anomaly has been confirmed yet (1 to 10).",
+    )
+    seed: Seed = 0
 
-    def __post_init__(self) -> None:
-        if isinstance(self.candidates, list):
-            object.__setattr__(self, "candidates", tuple(self.candidates))
-
-    def validate(self) -> None:
-        if (
-            not isinstance(self.candidates, tuple)
-            or not self.candidates
-            or len(set(self.candidates)) != len(self.candidates)
-            or not all(c in CANDIDATE_KINDS for c in self.candidates)
-        ):
-            raise ParamsError(
-                f"candidates must be distinct kinds among {', '.join(CANDIDATE_KINDS)}"
-            )
-        if not isinstance(self.candidate_params, dict) or not all(
-            k in self.candidates and isinstance(v, dict) for k, v in self.candidate_params.items()
-        ):
-            raise ParamsError("candidate_params must map candidate kinds to parameter objects")
+    @model_validator(mode="after")
+    def _check_candidates(self) -> Self:
+        if len(set(self.candidates)) != len(self.candidates):
+            raise ValueError(_CANDIDATES_MESSAGE)
+        if not all(kind in self.candidates for kind in self.candidate_params):
+            raise ValueError("candidate_params must map candidate kinds to parameter objects")
         for kind, params in self.candidate_params.items():
             try:
                 create_detector(kind, params)
             except ParamsError as exc:
-                raise ParamsError(f"candidate_params of {kind}: {exc}") from None
-        if not isinstance(self.time_budget_s, int | float) or self.time_budget_s <= 0:
-            raise ParamsError("time_budget_s must be a positive number of seconds")
-        fraction = self.probe_fraction
-        if not isinstance(fraction, int | float) or not 0.1 <= fraction <= 0.5:
-            raise ParamsError("probe_fraction must be between 0.1 and 0.5")
-        per_image = self.synthetic_per_image
-        if not isinstance(per_image, int) or not 1 <= per_image <= 10:
-            raise ParamsError("synthetic_per_image must be an integer between 1 and 10")
-        if not isinstance(self.seed, int):
-            raise ParamsError("seed must be an integer")
+                raise ValueError(f"candidate_params of {kind}: {exc}") from None
+        return self
 
 
 @register

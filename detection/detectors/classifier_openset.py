@@ -28,25 +28,26 @@ torch is imported lazily so that listing kinds or using the histogram kind stays
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Literal, Self, get_args
 
 import numpy as np
+from pydantic import Field
 
 from detection.base import (
+    Backbone,
     Detector,
     DetectorError,
+    Device,
     Params,
-    ParamsError,
     ProgressCallback,
     ScoreResult,
-    check_device_param,
+    Seed,
+    Weights,
     check_images,
-    check_pretrained_params,
 )
 from detection.registry import register
 
@@ -58,61 +59,57 @@ if TYPE_CHECKING:
 
 MODEL_FILE = "model.pt"
 CLASSES_FILE = "classes.json"
-SCORE_METHODS = ("energy", "max_softmax")
 
 
-@dataclasses.dataclass(frozen=True)
+ScoreMethod = Literal["energy", "max_softmax"]
+SCORE_METHODS: tuple[str, ...] = get_args(ScoreMethod)
+
+
 class ClassifierOpensetParams(Params):
-    #: Any torchvision classification model with a linear head.
-    backbone: str = "mobilenet_v2"
-    #: torchvision weights name; IMAGENET1K_V1 is the file installed offline for MobileNetV2.
-    weights: str = "IMAGENET1K_V1"
-    #: Images are resized to this square size before the network.
-    image_size: int = 224
-    epochs: int = 8
-    batch_size: int = 16
-    learning_rate: float = 1e-3
-    #: Train only the new head and the backbone's last block (cheap on a CPU).
-    freeze_backbone: bool = True
-    #: Random crops (75-100 % of each side) and horizontal flips while training.
-    augment: bool = True
-    #: "energy" (default) or "max_softmax".
-    score_method: str = "energy"
-    #: Temperature T of both scores.
-    temperature: float = 1.0
-    #: "auto" (CUDA when available), "cpu" or "cuda".
-    device: str = "auto"
-    seed: int = 0
-
-    def validate(self) -> None:
-        check_pretrained_params(self.backbone, self.weights)
-        if not isinstance(self.image_size, int) or not 32 <= self.image_size <= 1024:
-            raise ParamsError("image_size must be an integer between 32 and 1024")
-        if not isinstance(self.epochs, int) or not 1 <= self.epochs <= 1000:
-            raise ParamsError("epochs must be an integer between 1 and 1000")
-        if not isinstance(self.batch_size, int) or not 1 <= self.batch_size <= 512:
-            raise ParamsError("batch_size must be an integer between 1 and 512")
-        if (
-            not isinstance(self.learning_rate, int | float)
-            or isinstance(self.learning_rate, bool)
-            or not 0 < self.learning_rate <= 1
-        ):
-            raise ParamsError("learning_rate must be a number in (0, 1]")
-        if not isinstance(self.freeze_backbone, bool):
-            raise ParamsError("freeze_backbone must be true or false")
-        if not isinstance(self.augment, bool):
-            raise ParamsError("augment must be true or false")
-        if self.score_method not in SCORE_METHODS:
-            raise ParamsError(f"score_method must be one of {', '.join(SCORE_METHODS)}")
-        if (
-            not isinstance(self.temperature, int | float)
-            or isinstance(self.temperature, bool)
-            or not 0 < self.temperature <= 1000
-        ):
-            raise ParamsError("temperature must be a number in (0, 1000]")
-        check_device_param(self.device)
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
-            raise ParamsError("seed must be an integer")
+    backbone: Backbone = "mobilenet_v2"
+    weights: Weights = "IMAGENET1K_V1"
+    image_size: int = Field(
+        224,
+        ge=32,
+        le=1024,
+        description="Size in pixels of the square the photos are shrunk to (32 to 1024).",
+    )
+    epochs: int = Field(
+        8, ge=1, le=1000, description="How many times training goes through all the photos."
+    )
+    batch_size: int = Field(
+        16, ge=1, le=512, description="Photos processed together; lower it if memory runs out."
+    )
+    learning_rate: float = Field(
+        1e-3,
+        gt=0,
+        le=1,
+        description="How big each training step is (more than 0, at most 1); too high makes "
+        "training unstable.",
+    )
+    freeze_backbone: bool = Field(
+        True,
+        description="Train only the last layers of the network: much faster on a computer "
+        "without a graphics card.",
+    )
+    augment: bool = Field(
+        True,
+        description="While training, also show randomly cropped and mirrored copies of the photos.",
+    )
+    score_method: ScoreMethod = Field(
+        "energy",
+        description='How unsure the classifier must be to call a photo unknown: "energy" '
+        '(recommended) or "max_softmax" (its top class probability).',
+    )
+    temperature: float = Field(
+        1.0,
+        gt=0,
+        le=1000,
+        description="Softens the classifier's confidence before the score is taken (more than "
+        "0, at most 1000).",
+    )
+    device: Device = "auto"
+    seed: Seed = 0
 
 
 def _head_name(model: nn.Module) -> str:

@@ -21,24 +21,26 @@ torch is imported lazily so that listing kinds or using the histogram kind stays
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, get_args
 
 import numpy as np
+from pydantic import Field, model_validator
 
 from detection.base import (
+    Backbone,
     Detector,
     DetectorError,
+    Device,
     Params,
-    ParamsError,
     ProgressCallback,
     ScoreResult,
-    check_device_param,
+    Seed,
+    Weights,
     check_images,
-    check_pretrained_params,
     scaled_progress,
+    with_message,
 )
 from detection.registry import register
 
@@ -51,93 +53,97 @@ if TYPE_CHECKING:
 BANK_FILE = "memory_bank.pt"
 #: Training patches whose distance to the bank sets a size's normaliser (a random sample).
 NORMALISER_SAMPLE = 20_000
-INVARIANCES = ("hflip", "vflip", "rotate90", "lighting")
 
 
-@dataclasses.dataclass(frozen=True)
+Invariance = Literal["hflip", "vflip", "rotate90", "lighting"]
+INVARIANCES: tuple[str, ...] = get_args(Invariance)
+ImageSide = Annotated[int, Field(ge=32, le=1024)]
+
+
 class DeepKnnParams(Params):
-    #: Any torchvision classification model; default layers exist for common ones.
-    backbone: str = "mobilenet_v2"
-    #: torchvision weights name; IMAGENET1K_V1 is the file installed offline for MobileNetV2.
-    weights: str = "IMAGENET1K_V1"
-    #: Feature layers (torchvision node names); None = the backbone's default pair.
-    layers: tuple[str, ...] | None = None
-    #: Images are resized to about image_size x image_size pixels before the backbone; a
-    #: list gives one memory bank per size. (128, 288) was chosen on a separate magnetic-
-    #: tile split (seed 1; benchmarks/README.md has the trials).
-    image_size: int | tuple[int, ...] = (128, 288)
-    #: Keep each image's aspect ratio (same area) instead of squashing it into a square.
-    keep_aspect: bool = True
-    #: Share of all training patches kept in the memory bank by coreset selection.
-    coreset_ratio: float = 0.1
-    #: Upper bound on the memory bank (bounds scoring time on large training sets).
-    max_bank_size: int = 4096
-    #: Patch score = mean distance to this many nearest bank entries.
-    n_neighbors: int = 1
-    #: "auto" (CUDA when available), "cpu" or "cuda".
-    device: str = "auto"
-    batch_size: int = 16
-    #: Gaussian blur of the heatmap, in pixels of the input image.
-    blur_sigma: float = 4.0
-    #: Gaussian blur of the patch-distance grid before its maximum becomes the image score,
-    #: in patches: one odd patch counts less than a small cluster of them. 2 was chosen on
-    #: the same separate split as image_size; 0 = plain maximum.
-    score_sigma: float = 2.0
-    #: Changes the site's photos may show that are not anomalies: "hflip", "vflip",
-    #: "rotate90" (quarter turns), "lighting" (darker and brighter exposures). The memory
-    #: bank then also holds the training images changed that way.
-    invariances: tuple[str, ...] = ()
-    seed: int = 0
+    backbone: Backbone = "mobilenet_v2"
+    weights: Weights = "IMAGENET1K_V1"
+    layers: Annotated[
+        tuple[Annotated[str, Field(min_length=1)], ...] | None,
+        Field(min_length=1),
+        with_message("layers must be a non-empty list of layer names, or null"),
+    ] = Field(
+        None,
+        description="Which inner layers of the network describe the image (torchvision node "
+        "names); empty = the usual pair for that network. For experts.",
+    )
+    image_size: Annotated[
+        ImageSide | Annotated[tuple[ImageSide, ...], Field(min_length=1, max_length=4)],
+        with_message(
+            "image_size must be an integer between 32 and 1024, or a list of 1 to 4 of them"
+        ),
+    ] = Field(
+        (128, 288),
+        description="Size in pixels the photos are shrunk to before they are compared (32 to "
+        "1024). Several sizes (up to 4) look at both fine detail and larger areas. Larger "
+        "finds smaller defects but is slower.",
+    )
+    keep_aspect: bool = Field(
+        True,
+        description="Keep each photo's proportions instead of squashing it into a square.",
+    )
+    coreset_ratio: float = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description="Share of all pieces of the training photos that are remembered (more "
+        "than 0, at most 1). Smaller is faster; larger remembers more of what is normal.",
+    )
+    max_bank_size: int = Field(
+        4096,
+        ge=1,
+        description="Most pieces of normal photos remembered at all; keeps checking new photos "
+        "fast when there are many training photos.",
+    )
+    n_neighbors: int = Field(
+        1,
+        ge=1,
+        le=50,
+        description="How many of the most similar remembered pieces each piece of a new photo "
+        "is compared with.",
+    )
+    device: Device = "auto"
+    batch_size: int = Field(
+        16, ge=1, le=512, description="Photos processed together; lower it if memory runs out."
+    )
+    blur_sigma: float = Field(
+        4.0,
+        ge=0,
+        description="Smoothing of the heat map that shows where a photo looks abnormal, in "
+        "pixels (0 = none).",
+    )
+    score_sigma: float = Field(
+        2.0,
+        ge=0,
+        description="Smoothing before a photo's score is taken, in pieces: a single odd piece "
+        "then counts less than a small cluster of them (0 = none).",
+    )
+    invariances: Annotated[
+        tuple[Invariance, ...],
+        with_message(f"invariances must be distinct names among {', '.join(INVARIANCES)}"),
+    ] = Field(
+        (),
+        description='Changes in the photos that are not anomalies: "hflip" / "vflip" '
+        '(mirrored), "rotate90" (turned a quarter), "lighting" (darker or brighter). The '
+        "model then also learns the training photos changed that way.",
+    )
+    seed: Seed = 0
 
-    def __post_init__(self) -> None:
-        for name in ("layers", "image_size", "invariances"):
-            if isinstance(getattr(self, name), list):
-                object.__setattr__(self, name, tuple(getattr(self, name)))
+    @model_validator(mode="after")
+    def _distinct_invariances(self) -> Self:
+        if len(set(self.invariances)) != len(self.invariances):
+            raise ValueError(f"invariances must be distinct names among {', '.join(INVARIANCES)}")
+        return self
 
     @property
     def image_sizes(self) -> tuple[int, ...]:
         size = self.image_size
         return size if isinstance(size, tuple) else (size,)
-
-    def validate(self) -> None:
-        check_pretrained_params(self.backbone, self.weights)
-        if self.layers is not None and (
-            not isinstance(self.layers, tuple)
-            or not self.layers
-            or not all(isinstance(name, str) and name for name in self.layers)
-        ):
-            raise ParamsError("layers must be a non-empty list of layer names, or null")
-        sizes = self.image_sizes
-        if not 1 <= len(sizes) <= 4 or not all(
-            isinstance(size, int) and not isinstance(size, bool) and 32 <= size <= 1024
-            for size in sizes
-        ):
-            raise ParamsError(
-                "image_size must be an integer between 32 and 1024, or a list of 1 to 4 of them"
-            )
-        if not isinstance(self.keep_aspect, bool):
-            raise ParamsError("keep_aspect must be true or false")
-        if not isinstance(self.coreset_ratio, int | float) or not 0 < self.coreset_ratio <= 1:
-            raise ParamsError("coreset_ratio must be in (0, 1]")
-        if not isinstance(self.max_bank_size, int) or self.max_bank_size < 1:
-            raise ParamsError("max_bank_size must be a positive integer")
-        if not isinstance(self.n_neighbors, int) or not 1 <= self.n_neighbors <= 50:
-            raise ParamsError("n_neighbors must be an integer between 1 and 50")
-        check_device_param(self.device)
-        if not isinstance(self.batch_size, int) or not 1 <= self.batch_size <= 512:
-            raise ParamsError("batch_size must be an integer between 1 and 512")
-        if not isinstance(self.blur_sigma, int | float) or self.blur_sigma < 0:
-            raise ParamsError("blur_sigma must be a number >= 0")
-        if not isinstance(self.score_sigma, int | float) or self.score_sigma < 0:
-            raise ParamsError("score_sigma must be a number >= 0")
-        if (
-            not isinstance(self.invariances, tuple)
-            or len(set(self.invariances)) != len(self.invariances)
-            or not all(name in INVARIANCES for name in self.invariances)
-        ):
-            raise ParamsError(f"invariances must be distinct names among {', '.join(INVARIANCES)}")
-        if not isinstance(self.seed, int):
-            raise ParamsError("seed must be an integer")
 
 
 #: Copies each invariance adds to the memory bank, per training image.

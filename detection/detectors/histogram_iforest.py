@@ -29,12 +29,12 @@ Usage::
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, get_args
 
 import numpy as np
+from pydantic import Field, model_validator
 from sklearn.covariance import EllipticEnvelope
 from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
@@ -46,10 +46,10 @@ from detection.base import (
     Detector,
     DetectorError,
     Params,
-    ParamsError,
     ProgressCallback,
     ScoreResult,
     check_images,
+    with_message,
 )
 from detection.features.color_histogram import color_histogram, hellinger_histogram
 from detection.registry import register
@@ -58,79 +58,102 @@ from detection.sklearn_state import dump_estimator, load_estimator
 if TYPE_CHECKING:
     from detection.objects import LabelledBox
 
-ESTIMATORS = (
+Estimator = Literal[
     "knn",
     "isolation_forest",
     "one_class_svm",
     "local_outlier_factor",
     "elliptic_envelope",
-)
-SPACES = ("hellinger", "l2")
+]
+Space = Literal["hellinger", "l2"]
+ESTIMATORS: tuple[str, ...] = get_args(Estimator)
+SPACES: tuple[str, ...] = get_args(Space)
 
 
-@dataclasses.dataclass(frozen=True)
+Bins = Annotated[int, Field(ge=2, le=64)]
+
+
 class HistogramParams(Params):
-    #: Histogram bins for hue, saturation and value.
-    bins: tuple[int, int, int] = (3, 3, 3)
-    #: "hellinger": sqrt of the L1-normalised histogram (distances between distributions);
-    #: "l2": the seed tutorial's L2-normalised counts.
-    space: str = "hellinger"
-    #: Cells per side of the layout histograms added beside the global one (1 = none).
-    grid: int = 2
-    estimator: str = "knn"
-    #: kNN: nearest normal histograms whose distances are averaged.
-    k: int = 3
-    #: IsolationForest: number of trees.
-    n_estimators: int = 200
-    #: IsolationForest: samples drawn per tree ("auto" = min(256, n)).
-    max_samples: str | int = "auto"
-    #: One-Class SVM: upper bound on the fraction of training errors.
-    nu: float = 0.05
-    #: Local Outlier Factor: neighbours compared.
-    n_neighbors: int = 20
-    #: EllipticEnvelope: PCA components the Gaussian is fitted in.
-    pca_components: int = 10
-    random_state: int = 0
-    #: Weight of the share of pixels in colour bins empty in all training images.
-    unseen_colour_weight: float = 1.0
+    bins: Annotated[
+        tuple[Bins, Bins, Bins], with_message("bins must be three integers between 2 and 64")
+    ] = Field(
+        (3, 3, 3),
+        description="How finely colours are told apart: the number of steps for hue, "
+        "saturation and brightness (three numbers, each 2 to 64). More steps notice subtler "
+        "colour changes but need more training images.",
+    )
+    space: Space = Field(
+        "hellinger",
+        description='How two colour mixes are compared: "hellinger" compares the shares of '
+        'each colour (recommended); "l2" is the original tutorial\'s method.',
+    )
+    grid: int = Field(
+        2,
+        ge=1,
+        le=8,
+        description="Also compare the colours of each part of the image, cut into grid x grid "
+        "cells (1 = the whole image only). Finds a small patch of odd colour in one corner.",
+    )
+    estimator: Estimator = Field(
+        "knn",
+        description='How "normal" is learnt from the training colour mixes: "knn" (distance '
+        "to the most similar normal images, recommended) or one of the classic alternatives.",
+    )
+    k: int = Field(
+        3,
+        ge=1,
+        description="knn only: how many of the most similar normal images an image is "
+        "compared with.",
+    )
+    n_estimators: int = Field(
+        200,
+        ge=1,
+        le=5000,
+        description="isolation_forest only: number of trees; more is steadier and slower.",
+    )
+    max_samples: Annotated[
+        Literal["auto"] | Annotated[int, Field(ge=2)],
+        with_message('max_samples must be "auto" or an integer of at least 2'),
+    ] = Field(
+        "auto",
+        description='isolation_forest only: images each tree sees ("auto" = up to 256).',
+    )
+    nu: float = Field(
+        0.05,
+        gt=0,
+        le=1,
+        description="one_class_svm only: the largest share of training images it may treat "
+        "as unusual (more than 0, at most 1).",
+    )
+    n_neighbors: int = Field(
+        20,
+        ge=1,
+        description="local_outlier_factor only: how many neighbouring images are compared.",
+    )
+    pca_components: int = Field(
+        10,
+        ge=1,
+        description="elliptic_envelope only: how many summary directions of the colour "
+        "mixes the model is fitted in.",
+    )
+    random_state: int = Field(
+        0,
+        description="Starting point of the random choices: the same number gives the same "
+        "model from the same images.",
+    )
+    unseen_colour_weight: float = Field(
+        1.0,
+        ge=0,
+        description="How much colours never seen in any training image add to the score "
+        "(0 = ignore them). Keeps a purple flower in an all-green meadow from looking "
+        "ordinary.",
+    )
 
-    def __post_init__(self) -> None:
-        if isinstance(self.bins, list):
-            object.__setattr__(self, "bins", tuple(self.bins))
-
-    def validate(self) -> None:
-        if (
-            not isinstance(self.bins, tuple)
-            or len(self.bins) != 3
-            or not all(isinstance(b, int) and 2 <= b <= 64 for b in self.bins)
-        ):
-            raise ParamsError("bins must be three integers between 2 and 64")
-        if self.space not in SPACES:
-            raise ParamsError(f"space must be one of {', '.join(SPACES)}")
-        if not isinstance(self.grid, int) or not 1 <= self.grid <= 8:
-            raise ParamsError("grid must be an integer between 1 and 8")
+    @model_validator(mode="after")
+    def _grid_needs_hellinger(self) -> Self:
         if self.space == "l2" and self.grid != 1:
-            raise ParamsError('grid layouts need space "hellinger"; use grid 1 with "l2"')
-        if not isinstance(self.k, int) or self.k < 1:
-            raise ParamsError("k must be a positive integer")
-        if self.estimator not in ESTIMATORS:
-            raise ParamsError(f"estimator must be one of {', '.join(ESTIMATORS)}")
-        if not isinstance(self.n_estimators, int) or not 1 <= self.n_estimators <= 5000:
-            raise ParamsError("n_estimators must be an integer between 1 and 5000")
-        if self.max_samples != "auto" and (
-            not isinstance(self.max_samples, int) or self.max_samples < 2
-        ):
-            raise ParamsError('max_samples must be "auto" or an integer of at least 2')
-        if not isinstance(self.nu, int | float) or not 0 < self.nu <= 1:
-            raise ParamsError("nu must be in (0, 1]")
-        if not isinstance(self.n_neighbors, int) or self.n_neighbors < 1:
-            raise ParamsError("n_neighbors must be a positive integer")
-        if not isinstance(self.pca_components, int) or self.pca_components < 1:
-            raise ParamsError("pca_components must be a positive integer")
-        if not isinstance(self.unseen_colour_weight, int | float) or self.unseen_colour_weight < 0:
-            raise ParamsError("unseen_colour_weight must be a number >= 0")
-        if not isinstance(self.random_state, int):
-            raise ParamsError("random_state must be an integer")
+            raise ValueError('grid layouts need space "hellinger"; use grid 1 with "l2"')
+        return self
 
 
 @register

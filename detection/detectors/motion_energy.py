@@ -22,16 +22,21 @@ The artefact holds the per-region scales and the frame size as JSON (no pickles)
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self, get_args
 
 import cv2
 import numpy as np
+from pydantic import Field
 
-from detection.base import DetectorError, Params, ParamsError, ProgressCallback, ScoreResult
+from detection.base import (
+    DetectorError,
+    Params,
+    ProgressCallback,
+    ScoreResult,
+)
 from detection.components.frame_cubes import (
     RegionNormaliser,
     flow_speed,
@@ -45,47 +50,57 @@ from detection.registry import register
 from detection.temporal import TemporalDetector
 
 STATE_FILE = "motion.json"
-MOTIONS = ("difference", "flow")
+Motion = Literal["difference", "flow"]
+MOTIONS: tuple[str, ...] = get_args(Motion)
 
 
-@dataclasses.dataclass(frozen=True)
 class MotionEnergyParams(Params):
-    #: Frames are resized to this width (the height keeps the aspect) before anything else.
-    frame_width: int = 160
-    #: "flow" (Farneback optical-flow speed: what is fast, whatever its contrast) or
-    #: "difference" (|frame - previous|: about 5x faster, weaker on Ped2).
-    motion: str = "flow"
-    #: Gaussian blur (pixels at ``frame_width``) before differencing: sensor noise out.
-    blur_sigma: float = 1.0
-    #: Motion is raised to this power before the region means: 2 (kinetic energy) lets a
-    #: few fast pixels (a bike) outweigh many slow ones (a group of walkers); 1 = plain speed.
-    power: int = 1
-    #: Side of the square regions, in pixels at ``frame_width``.
-    region: int = 24
-    #: Each region is divided by this quantile of its motion in the normal clips.
-    region_quantile: float = 0.99
-    #: Centred moving average of the per-frame scores, in frames; 1 = none.
-    smooth_frames: int = 9
-
-    def validate(self) -> None:
-        if not isinstance(self.frame_width, int) or not 16 <= self.frame_width <= 1024:
-            raise ParamsError("frame_width must be an integer between 16 and 1024")
-        if self.motion not in MOTIONS:
-            raise ParamsError(f"motion must be one of {', '.join(MOTIONS)}")
-        if not isinstance(self.blur_sigma, int | float) or not 0 <= self.blur_sigma <= 20:
-            raise ParamsError("blur_sigma must be a number between 0 and 20")
-        power = self.power
-        if not isinstance(power, int) or isinstance(power, bool) or not 1 <= power <= 4:
-            raise ParamsError("power must be an integer between 1 and 4")
-        if not isinstance(self.region, int) or not 1 <= self.region <= 1024:
-            raise ParamsError("region must be an integer between 1 and 1024")
-        if (
-            not isinstance(self.region_quantile, int | float)
-            or not 0.5 <= self.region_quantile <= 1
-        ):
-            raise ParamsError("region_quantile must be between 0.5 and 1")
-        if not isinstance(self.smooth_frames, int) or not 1 <= self.smooth_frames <= 1000:
-            raise ParamsError("smooth_frames must be an integer between 1 and 1000")
+    frame_width: int = Field(
+        160,
+        ge=16,
+        le=1024,
+        description="Width in pixels the video frames are shrunk to first (16 to 1024); the "
+        "height keeps the proportions.",
+    )
+    motion: Motion = Field(
+        "flow",
+        description='How movement is measured: "flow" (speed of what moves, whatever its '
+        'contrast; recommended) or "difference" (change from the previous frame; about 5x '
+        "faster, less accurate).",
+    )
+    blur_sigma: float = Field(
+        1.0,
+        ge=0,
+        le=20,
+        description="Smoothing before movement is measured, in pixels: removes camera noise "
+        "(0 to 20).",
+    )
+    power: int = Field(
+        1,
+        ge=1,
+        le=4,
+        description="2 lets a few fast-moving things (a bike) outweigh many slow ones (a group "
+        "of walkers); 1 = plain speed (1 to 4).",
+    )
+    region: int = Field(
+        24,
+        ge=1,
+        le=1024,
+        description="Side in pixels of the squares the frame is divided into.",
+    )
+    region_quantile: float = Field(
+        0.99,
+        ge=0.5,
+        le=1,
+        description="Each square is compared with this share of its movement in the normal "
+        "clips (0.5 to 1); 0.99 = its movement in the 1 % busiest normal frames.",
+    )
+    smooth_frames: int = Field(
+        9,
+        ge=1,
+        le=1000,
+        description="Frame scores are averaged over this many neighbouring frames (1 = none).",
+    )
 
 
 @register

@@ -29,23 +29,24 @@ torch is imported lazily so that listing kinds or using the histogram kind stays
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, get_args
 
 import numpy as np
+from pydantic import BeforeValidator, Field, model_validator
 
 from detection.base import (
     Detector,
     DetectorError,
+    Device,
     Params,
-    ParamsError,
     ProgressCallback,
     ScoreResult,
-    check_device_param,
+    Seed,
     check_images,
+    with_message,
 )
 from detection.registry import register
 
@@ -57,89 +58,113 @@ if TYPE_CHECKING:
 
 MODEL_FILE = "model.pt"
 REFERENCE_FILE = "reference.pt"
-LOSSES = ("mse", "ssim", "mse+ssim")
-PREPROCESSING = ("none", "colour_difference")
+Loss = Literal["mse", "ssim", "mse+ssim"]
+Preprocessing = Literal["none", "colour_difference"]
+LOSSES: tuple[str, ...] = get_args(Loss)
+PREPROCESSING: tuple[str, ...] = get_args(Preprocessing)
 #: The encoder halves the patch side this many times.
 DOWNSAMPLINGS = 3
 
 
-@dataclasses.dataclass(frozen=True)
+def _not_bool(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("channels must be 1 (grayscale) or 3 (colour)")
+    return value
+
+
 class PatchAutoencoderParams(Params):
-    #: Images are resized to this square size before they are cut into patches.
-    image_size: int = 256
-    #: Patches per side; the patch side is ``image_size / grid`` and must be a multiple of 8.
-    grid: int = 8
-    #: 3 = colour (BGR), 1 = grayscale.
-    channels: int = 3
-    #: "none" or "colour_difference" (subtract the per-pixel median of the training images).
-    preprocess: str = "none"
-    #: Channels of the first encoder layer (doubled at each of the 3 stride-2 layers).
-    width: int = 32
-    #: Channels of the bottleneck (at 1/8 of the patch side): the autoencoder's capacity.
-    latent_channels: int = 16
-    #: Per-pixel error used for training, patch scores and heatmaps.
-    loss: str = "mse"
-    #: Gaussian SSIM window side (odd; shrunk to fit small patches) and its sigma.
-    ssim_window: int = 11
-    ssim_sigma: float = 1.5
-    epochs: int = 30
-    #: Patches per optimiser step.
-    batch_size: int = 64
-    learning_rate: float = 1e-3
-    #: Random horizontal/vertical flips of training patches.
-    augment: bool = False
-    #: Gaussian blur of the heatmap, in pixels at ``image_size``; 0 = none.
-    blur_sigma: float = 2.0
-    #: "auto" (CUDA when available), "cpu" or "cuda".
-    device: str = "auto"
-    seed: int = 0
+    image_size: int = Field(
+        256,
+        ge=16,
+        le=1024,
+        description="Size in pixels of the square the photos are shrunk to before they are "
+        "cut into pieces; must be a multiple of 8 x grid.",
+    )
+    grid: int = Field(
+        8,
+        ge=1,
+        le=64,
+        description="Pieces per side the photo is cut into (1 to 64); each piece is checked "
+        "on its own, so smaller pieces find smaller defects.",
+    )
+    channels: Annotated[
+        Literal[1, 3],
+        BeforeValidator(_not_bool),
+        with_message("channels must be 1 (grayscale) or 3 (colour)"),
+    ] = Field(3, description="3 = look at colour, 1 = look at grey levels only.")
+    preprocess: Preprocessing = Field(
+        "none",
+        description='"colour_difference" first subtracts the typical (median) training photo, '
+        'so only what differs from it is learnt; "none" uses the photos as they are.',
+    )
+    width: int = Field(
+        32,
+        ge=4,
+        le=256,
+        description="Size of the network's first layer (4 to 256); larger learns more detail "
+        "but is slower.",
+    )
+    latent_channels: int = Field(
+        16,
+        ge=1,
+        le=1024,
+        description="How much the network may remember about each piece (1 to 1024). Too "
+        "much and it reproduces defects too, so they no longer stand out.",
+    )
+    loss: Loss = Field(
+        "mse",
+        description='How the rebuilt piece is compared with the original: "mse" (pixel '
+        'differences), "ssim" (differences in local structure) or both.',
+    )
+    ssim_window: int = Field(
+        11,
+        ge=3,
+        description="ssim only: side in pixels of the window structure is compared over (odd, "
+        "at least 3).",
+    )
+    ssim_sigma: float = Field(
+        1.5, gt=0, description="ssim only: how strongly the window favours its centre (> 0)."
+    )
+    epochs: int = Field(
+        30, ge=1, le=10_000, description="How many times training goes through all the pieces."
+    )
+    batch_size: int = Field(
+        64, ge=1, le=4096, description="Pieces per training step; lower it if memory runs out."
+    )
+    learning_rate: float = Field(
+        1e-3,
+        gt=0,
+        le=1,
+        description="How big each training step is (more than 0, at most 1); too high makes "
+        "training unstable.",
+    )
+    augment: bool = Field(
+        False, description="While training, also show mirrored copies of the pieces."
+    )
+    blur_sigma: float = Field(
+        2.0,
+        ge=0,
+        description="Smoothing of the heat map that shows where a photo looks abnormal, in "
+        "pixels (0 = none).",
+    )
+    device: Device = "auto"
+    seed: Seed = 0
+
+    @model_validator(mode="after")
+    def _check_shapes(self) -> Self:
+        if self.ssim_window % 2 == 0:
+            raise ValueError("ssim_window must be an odd integer of at least 3")
+        step = self.grid * 2**DOWNSAMPLINGS
+        if self.image_size % step:
+            raise ValueError(
+                f"image_size must be a multiple of 8 x grid = {step} so that each patch side "
+                f"is a multiple of 8; got image_size {self.image_size} with grid {self.grid}"
+            )
+        return self
 
     @property
     def patch_size(self) -> int:
         return self.image_size // self.grid
-
-    def validate(self) -> None:
-        if not isinstance(self.image_size, int) or not 16 <= self.image_size <= 1024:
-            raise ParamsError("image_size must be an integer between 16 and 1024")
-        if not isinstance(self.grid, int) or not 1 <= self.grid <= 64:
-            raise ParamsError("grid must be an integer between 1 and 64")
-        step = self.grid * 2**DOWNSAMPLINGS
-        if self.image_size % step:
-            raise ParamsError(
-                f"image_size must be a multiple of 8 x grid = {step} so that each patch side "
-                f"is a multiple of 8; got image_size {self.image_size} with grid {self.grid}"
-            )
-        if self.channels not in (1, 3) or isinstance(self.channels, bool):
-            raise ParamsError("channels must be 1 (grayscale) or 3 (colour)")
-        if self.preprocess not in PREPROCESSING:
-            raise ParamsError(f"preprocess must be one of {', '.join(PREPROCESSING)}")
-        if not isinstance(self.width, int) or not 4 <= self.width <= 256:
-            raise ParamsError("width must be an integer between 4 and 256")
-        if not isinstance(self.latent_channels, int) or not 1 <= self.latent_channels <= 1024:
-            raise ParamsError("latent_channels must be an integer between 1 and 1024")
-        if self.loss not in LOSSES:
-            raise ParamsError(f"loss must be one of {', '.join(LOSSES)}")
-        if (
-            not isinstance(self.ssim_window, int)
-            or self.ssim_window < 3
-            or self.ssim_window % 2 == 0
-        ):
-            raise ParamsError("ssim_window must be an odd integer of at least 3")
-        if not isinstance(self.ssim_sigma, int | float) or self.ssim_sigma <= 0:
-            raise ParamsError("ssim_sigma must be a number > 0")
-        if not isinstance(self.epochs, int) or not 1 <= self.epochs <= 10_000:
-            raise ParamsError("epochs must be an integer between 1 and 10000")
-        if not isinstance(self.batch_size, int) or not 1 <= self.batch_size <= 4096:
-            raise ParamsError("batch_size must be an integer between 1 and 4096")
-        if not isinstance(self.learning_rate, int | float) or not 0 < self.learning_rate <= 1:
-            raise ParamsError("learning_rate must be in (0, 1]")
-        if not isinstance(self.augment, bool):
-            raise ParamsError("augment must be true or false")
-        if not isinstance(self.blur_sigma, int | float) or self.blur_sigma < 0:
-            raise ParamsError("blur_sigma must be a number >= 0")
-        check_device_param(self.device)
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
-            raise ParamsError("seed must be an integer")
 
 
 def build_autoencoder(channels: int, width: int, latent_channels: int) -> nn.Module:

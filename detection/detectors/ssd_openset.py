@@ -41,23 +41,23 @@ read with ``weights_only=True``) and the class list with the score scales in JSO
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Literal, Self, get_args
 
 import numpy as np
+from pydantic import Field
 
 from detection.base import (
     Detector,
     DetectorError,
+    Device,
     Params,
-    ParamsError,
     ProgressCallback,
     ScoreResult,
-    check_device_param,
+    Seed,
     check_images,
 )
 from detection.objects import DetectedBox, LabelledBox, energy_score, iou, max_softmax_score
@@ -70,7 +70,8 @@ if TYPE_CHECKING:
 MODEL_FILE = "model.pt"
 BANK_FILE = "bank.pt"
 META_FILE = "classes.json"
-OPENNESS_METHODS = ("energy", "max_softmax", "feature_knn", "combined")
+Openness = Literal["energy", "max_softmax", "feature_knn", "combined"]
+OPENNESS_METHODS: tuple[str, ...] = get_args(Openness)
 SCORE_NAMES = ("energy", "max_softmax", "feature_knn")
 #: Smallest spread used to scale each score for ``combined``: a barely trained model can
 #: give all its training objects the same score, and dividing by ~0 would blow that up.
@@ -79,71 +80,88 @@ MIN_SPREAD = {"energy": 0.1, "max_softmax": 0.01, "feature_knn": 0.01}
 BACKGROUND_PER_BOX = 2
 
 
-@dataclasses.dataclass(frozen=True)
 class SsdOpensetParams(Params):
-    #: Images are resized to this square side (SSDlite320's 320 by default).
-    image_size: int = 320
-    epochs: int = 30
-    #: Small batches: 50-200 images give few steps per epoch, and SSD needs steps.
-    batch_size: int = 8
-    learning_rate: float = 3e-3
-    #: MobileNetV2 feature blocks (of 19) kept frozen: the early edge detectors need no
-    #: retraining on 50-200 images, and skipping their backward pass halves a CPU epoch.
-    frozen_blocks: int = 7
-    #: Random crops / zoom-out, horizontal flips and brightness/contrast jitter in training.
-    augment: bool = True
-    #: Vertical flips too (top-down views: steel strips, fields); off for street scenes.
-    vertical_flip: bool = False
-    #: "combined" (default), "energy", "max_softmax" or "feature_knn".
-    openness: str = "combined"
-    #: A box is reported as a known object when its class confidence reaches this.
-    score_threshold: float = 0.3
-    #: Candidates per image (top by objectness, after NMS) whose openness is scored.
-    candidates: int = 10
-    #: Candidates less likely than this not to be background are left out (the most
-    #: object-like one always stays): they would make plain background look open.
-    min_objectness: float = 0.4
-    #: Overlap above which the weaker of two candidates is suppressed.
-    nms_iou: float = 0.5
-    #: Neighbours averaged by ``feature_knn``.
-    k: int = 1
-    #: "auto" (CUDA when available), "cpu" or "cuda".
-    device: str = "auto"
-    seed: int = 0
-
-    def validate(self) -> None:
-        def integer(name: str, low: int, high: int) -> None:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise ParamsError(f"{name} must be an integer between {low} and {high}")
-
-        def number(name: str, low: float, high: float) -> None:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ParamsError(f"{name} must be a number")
-            if not low < value <= high:
-                raise ParamsError(f"{name} must be in ({low:g}, {high:g}]")
-
-        integer("image_size", 64, 1024)
-        if self.image_size % 32:
-            raise ParamsError("image_size must be a multiple of 32")
-        integer("epochs", 1, 1000)
-        integer("batch_size", 1, 256)
-        number("learning_rate", 0, 1)
-        integer("frozen_blocks", 0, 19)
-        for name in ("augment", "vertical_flip"):
-            if not isinstance(getattr(self, name), bool):
-                raise ParamsError(f"{name} must be true or false")
-        if self.openness not in OPENNESS_METHODS:
-            raise ParamsError(f"openness must be one of {', '.join(OPENNESS_METHODS)}")
-        number("score_threshold", 0, 1)
-        integer("candidates", 1, 200)
-        number("min_objectness", -1e-9, 1)
-        number("nms_iou", 0, 1)
-        integer("k", 1, 50)
-        check_device_param(self.device)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise ParamsError("seed must be an integer")
+    image_size: int = Field(
+        320,
+        ge=64,
+        le=1024,
+        multiple_of=32,
+        description="Size in pixels of the square the photos are shrunk to (64 to 1024, a "
+        "multiple of 32).",
+    )
+    epochs: int = Field(
+        30, ge=1, le=1000, description="How many times training goes through all the photos."
+    )
+    batch_size: int = Field(
+        8,
+        ge=1,
+        le=256,
+        description="Photos per training step; small batches give more steps from few photos.",
+    )
+    learning_rate: float = Field(
+        3e-3,
+        gt=0,
+        le=1,
+        description="How big each training step is (more than 0, at most 1); too high makes "
+        "training unstable.",
+    )
+    frozen_blocks: int = Field(
+        7,
+        ge=0,
+        le=19,
+        description="How many of the network's 19 early layers stay as they are (0 to 19); "
+        "more is faster, they rarely need retraining.",
+    )
+    augment: bool = Field(
+        True,
+        description="While training, also show cropped, zoomed-out, mirrored and "
+        "brighter/darker copies of the photos.",
+    )
+    vertical_flip: bool = Field(
+        False,
+        description="Also show upside-down copies: good for views from above (fields, steel "
+        "strips), not for street scenes.",
+    )
+    openness: Openness = Field(
+        "combined",
+        description='How an unknown object is recognised: "combined" (recommended) or one '
+        "of the single scores it combines.",
+    )
+    score_threshold: float = Field(
+        0.3,
+        gt=0,
+        le=1,
+        description="How sure the model must be (more than 0, at most 1) to report a box as "
+        "a known object.",
+    )
+    candidates: int = Field(
+        10,
+        ge=1,
+        le=200,
+        description="How many likely objects per photo are checked for being unknown.",
+    )
+    min_objectness: float = Field(
+        0.4,
+        ge=0,
+        le=1,
+        description="Likely objects less sure than this (0 to 1) of not being background are "
+        "not checked; the most object-like one always is.",
+    )
+    nms_iou: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="How much two boxes may overlap (more than 0, at most 1) before the weaker "
+        "one is dropped.",
+    )
+    k: int = Field(
+        1,
+        ge=1,
+        le=50,
+        description="feature_knn only: how many of the most similar known objects are compared.",
+    )
+    device: Device = "auto"
+    seed: Seed = 0
 
 
 # -- augmentation -----------------------------------------------------------------------------

@@ -37,21 +37,21 @@ read back with ``weights_only=True``): no pickled objects. Training is seeded in
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Literal, Self, get_args
 
 import numpy as np
+from pydantic import Field, model_validator
 
 from detection.base import (
     DetectorError,
+    Device,
     Params,
-    ParamsError,
     ProgressCallback,
     ScoreResult,
-    check_device_param,
+    Seed,
 )
 from detection.components.frame_cubes import (
     RegionNormaliser,
@@ -81,104 +81,135 @@ SPATIAL_FACTOR = 8
 MOTION_GAIN = 4.0
 #: Optical-flow speeds (pixels per frame at ``frame_width``) are divided by this.
 FLOW_SCALE = 4.0
-MOTIONS = ("difference", "flow")
-SCORE_ON = ("motion", "grey", "both")
+Motion = Literal["difference", "flow"]
+ScoreOn = Literal["motion", "grey", "both"]
+MOTIONS: tuple[str, ...] = get_args(Motion)
+SCORE_ON: tuple[str, ...] = get_args(ScoreOn)
 
 
-@dataclasses.dataclass(frozen=True)
 class VideoAutoencoderParams(Params):
-    #: Frames are resized to this width (multiple of 8); the height keeps the aspect.
-    frame_width: int = 96
-    #: Frames per cube (even: the encoder halves time once).
-    cube_length: int = 8
-    #: Frames between the starts of training cubes, and of scoring cubes.
-    train_stride: int = 2
-    score_stride: int = 4
-    #: Add the motion channel (``motion``) to the grey one.
-    motion_channel: bool = True
-    #: What the motion channel holds: "flow" (optical-flow speed, which does not grow with
-    #: contrast: what is fast stands out) or "difference" (|frame - previous|; faster to
-    #: prepare, weaker on Ped2: benchmarks/README.md).
-    motion: str = "flow"
-    #: The flow is measured on frames this wide (then averaged down to ``frame_width``):
-    #: at 96 px it is too coarse to tell a bike from a walker. 0 = at ``frame_width``.
-    flow_width: int = 160
-    #: Gaussian blur (pixels at ``flow_width``) before the flow: sensor noise out.
-    flow_blur: float = 1.0
-    #: Which reconstruction error scores a frame: "motion" (the motion channel),
-    #: "grey" or "both" (their mean). Motion by default: on Ped2 the grey error follows the
-    #: lighting of a clip more than its events (benchmarks/README.md).
-    score_on: str = "motion"
-    #: Channels of the first Conv3D layer (doubled in the second).
-    width: int = 8
-    #: Channels of the ConvLSTM state at 1/8 of the frame side: the bottleneck.
-    hidden_channels: int = 16
-    #: On Ped2 the loss sits on a plateau (a blurred mean scene) for about 15 epochs before
-    #: it learns the moving people; fewer epochs leave a model that has not.
-    epochs: int = 24
-    batch_size: int = 8
-    learning_rate: float = 1e-3
-    #: Side of the square regions the error is pooled over, in pixels at ``frame_width``.
-    region: int = 16
-    #: Each region's error is divided by this quantile of its error on normal frames.
-    region_quantile: float = 0.99
-    #: Centred moving average of the per-frame scores, in frames; 1 = none.
-    smooth_frames: int = 9
-    #: At most this many training cubes per epoch (a random subset); 0 = all.
-    max_cubes_per_epoch: int = 0
-    #: "auto" (CUDA when available), "cpu" or "cuda".
-    device: str = "auto"
-    seed: int = 0
+    frame_width: int = Field(
+        96,
+        ge=16,
+        le=1024,
+        multiple_of=SPATIAL_FACTOR,
+        description="Width in pixels the video frames are shrunk to (a multiple of 8); the "
+        "height keeps the proportions.",
+    )
+    cube_length: int = Field(
+        8,
+        ge=2,
+        le=64,
+        description="How many frames in a row are looked at together (an even number).",
+    )
+    train_stride: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Frames between the starts of two training clips (at most cube_length).",
+    )
+    score_stride: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="Frames between the starts of two checked clips (at most cube_length).",
+    )
+    motion_channel: bool = Field(
+        True, description="Also learn how things move, not only what the frames look like."
+    )
+    motion: Motion = Field(
+        "flow",
+        description='How movement is measured: "flow" (speed of what moves, recommended) or '
+        '"difference" (change from the previous frame; faster to prepare).',
+    )
+    flow_width: int = Field(
+        160,
+        description="Width in pixels the movement is measured at (16 to 2048, or 0 = at "
+        "frame_width); too small cannot tell a bike from a walker.",
+        json_schema_extra={"minimum": 0, "maximum": 2048},
+    )
+    flow_blur: float = Field(
+        1.0,
+        ge=0,
+        le=20,
+        description="Smoothing before movement is measured, in pixels: removes camera noise "
+        "(0 to 20).",
+    )
+    score_on: ScoreOn = Field(
+        "motion",
+        description='What an unusual frame is judged on: "motion" (recommended), "grey" (what '
+        'it looks like) or "both".',
+    )
+    width: int = Field(
+        8, ge=2, le=256, description="Size of the network's first layer; larger is slower."
+    )
+    hidden_channels: int = Field(
+        16,
+        ge=1,
+        le=512,
+        description="How much the network may remember about a clip (1 to 512).",
+    )
+    epochs: int = Field(
+        24,
+        ge=1,
+        le=10_000,
+        description="How many times training goes through all the clips; with fewer than "
+        "about 20 the model may not yet have learnt how people move.",
+    )
+    batch_size: int = Field(
+        8, ge=1, le=1024, description="Clips per training step; lower it if memory runs out."
+    )
+    learning_rate: float = Field(
+        1e-3,
+        gt=0,
+        le=1,
+        description="How big each training step is (more than 0, at most 1); too high makes "
+        "training unstable.",
+    )
+    region: int = Field(
+        16,
+        ge=1,
+        le=1024,
+        description="Side in pixels of the squares the frame is divided into when errors are "
+        "added up.",
+    )
+    region_quantile: float = Field(
+        0.99,
+        ge=0.5,
+        le=1,
+        description="Each square is compared with this share of its normal values (0.5 to 1); "
+        "0.99 = its error on the 1 % most unusual normal frames.",
+    )
+    smooth_frames: int = Field(
+        9,
+        ge=1,
+        le=1000,
+        description="Frame scores are averaged over this many neighbouring frames (1 = none).",
+    )
+    max_cubes_per_epoch: int = Field(
+        0,
+        ge=0,
+        le=10_000_000,
+        description="At most this many clips per training round, chosen at random (0 = all).",
+    )
+    device: Device = "auto"
+    seed: Seed = 0
+
+    @model_validator(mode="after")
+    def _check_combinations(self) -> Self:
+        if self.cube_length % 2:
+            raise ValueError("cube_length must be even (the encoder halves time once)")
+        if self.score_stride > self.cube_length or self.train_stride > self.cube_length:
+            raise ValueError("strides must not exceed cube_length, or frames go uncovered")
+        if self.flow_width != 0 and not 16 <= self.flow_width <= 2048:
+            raise ValueError("flow_width must be an integer between 16 and 2048")
+        if self.score_on != "grey" and not self.motion_channel:
+            raise ValueError('score_on "motion" or "both" needs motion_channel true')
+        return self
 
     @property
     def channels(self) -> int:
         return 2 if self.motion_channel else 1
-
-    def validate(self) -> None:
-        def integer(name: str, low: int, high: int) -> None:
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-                raise ParamsError(f"{name} must be an integer between {low} and {high}")
-
-        integer("frame_width", 16, 1024)
-        if self.frame_width % SPATIAL_FACTOR:
-            raise ParamsError(f"frame_width must be a multiple of {SPATIAL_FACTOR}")
-        integer("cube_length", 2, 64)
-        if self.cube_length % 2:
-            raise ParamsError("cube_length must be even (the encoder halves time once)")
-        integer("train_stride", 1, 64)
-        integer("score_stride", 1, 64)
-        if self.score_stride > self.cube_length or self.train_stride > self.cube_length:
-            raise ParamsError("strides must not exceed cube_length, or frames go uncovered")
-        if not isinstance(self.motion_channel, bool):
-            raise ParamsError("motion_channel must be true or false")
-        if self.motion not in MOTIONS:
-            raise ParamsError(f"motion must be one of {', '.join(MOTIONS)}")
-        if self.flow_width != 0:
-            integer("flow_width", 16, 2048)
-        if not isinstance(self.flow_blur, int | float) or not 0 <= self.flow_blur <= 20:
-            raise ParamsError("flow_blur must be a number between 0 and 20")
-        if self.score_on not in SCORE_ON:
-            raise ParamsError(f"score_on must be one of {', '.join(SCORE_ON)}")
-        if self.score_on != "grey" and not self.motion_channel:
-            raise ParamsError('score_on "motion" or "both" needs motion_channel true')
-        integer("width", 2, 256)
-        integer("hidden_channels", 1, 512)
-        integer("epochs", 1, 10_000)
-        integer("batch_size", 1, 1024)
-        if not isinstance(self.learning_rate, int | float) or not 0 < self.learning_rate <= 1:
-            raise ParamsError("learning_rate must be in (0, 1]")
-        integer("region", 1, 1024)
-        if (
-            not isinstance(self.region_quantile, int | float)
-            or not 0.5 <= self.region_quantile <= 1
-        ):
-            raise ParamsError("region_quantile must be between 0.5 and 1")
-        integer("smooth_frames", 1, 1000)
-        integer("max_cubes_per_epoch", 0, 10_000_000)
-        check_device_param(self.device)
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
-            raise ParamsError("seed must be an integer")
 
 
 def build_model(channels: int, width: int, hidden: int) -> nn.Module:

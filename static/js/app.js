@@ -21,7 +21,8 @@
     };
     kindSelect.addEventListener("change", describe);
     describe();
-    if (fill && params) {
+    var built = params && buildParamFields(kindSelect, kinds, params);
+    if (fill && params && !built) {
       fill.hidden = false;
       fill.addEventListener("click", function () {
         var kind = kinds[kindSelect.value];
@@ -29,6 +30,182 @@
         params.focus();
       });
     }
+  }
+
+  // Train form: one input per setting of the chosen method, from its JSON Schema. On submit
+  // the settings that differ from the defaults go, as JSON, into the params textarea (which
+  // stays the form field, and the way to set them without JavaScript).
+  function buildParamFields(kindSelect, kinds, params) {
+    var box = document.getElementById("kind-params");
+    var holder = document.getElementById("kind-params-fields");
+    var form = document.getElementById("train-form");
+    var fallback = document.getElementById("params-fallback");
+    if (!box || !holder || !form) return false;
+    var inputs = [];
+
+    var typeOf = function (field) {
+      if (field.enum) return "enum";
+      if (field.type === "boolean" || field.type === "integer" || field.type === "number") {
+        return field.type;
+      }
+      if (field.type === "array") return "list";
+      if (field.type === "string") return "string";
+      if (field.type === "object") return "json";
+      return "mixed"; // a union (anyOf): a number, a word, a list or nothing
+    };
+    var shown = function (value) {
+      if (value === null || value === undefined) return "";
+      if (Array.isArray(value)) return value.join(", ");
+      if (typeof value === "object") return JSON.stringify(value);
+      return String(value);
+    };
+    var word = function (text) {
+      var number = Number(text);
+      return text !== "" && !isNaN(number) ? number : text;
+    };
+    var read = function (item) {
+      var input = item.input;
+      var text = input.value.trim();
+      switch (item.type) {
+        case "boolean":
+          return input.checked;
+        case "enum":
+          return item.field.enum[input.selectedIndex];
+        case "integer":
+        case "number":
+          return text === "" ? item.field["default"] : word(text);
+        case "list":
+          return text === "" ? [] : text.split(",").map(function (part) {
+            return word(part.trim());
+          });
+        case "json":
+          try {
+            return text === "" ? item.field["default"] : JSON.parse(text);
+          } catch (e) {
+            return text; // the server explains what is wrong
+          }
+        case "mixed":
+          if (text === "") return null;
+          return text.indexOf(",") >= 0 ? text.split(",").map(function (part) {
+            return word(part.trim());
+          }) : word(text);
+        default:
+          return input.value;
+      }
+    };
+    var makeInput = function (item, value) {
+      var field = item.field;
+      var input;
+      if (item.type === "enum") {
+        input = document.createElement("select");
+        field.enum.forEach(function (choice) {
+          var option = document.createElement("option");
+          option.value = String(choice);
+          option.textContent = String(choice);
+          option.selected = choice === value;
+          input.appendChild(option);
+        });
+      } else {
+        input = document.createElement("input");
+        if (item.type === "boolean") {
+          input.type = "checkbox";
+          input.checked = value === true;
+        } else if (item.type === "integer" || item.type === "number") {
+          input.type = "number";
+          var low = field.minimum !== undefined ? field.minimum : field.exclusiveMinimum;
+          var high = field.maximum !== undefined ? field.maximum : field.exclusiveMaximum;
+          if (low !== undefined) input.min = String(low);
+          if (high !== undefined) input.max = String(high);
+          input.step = field.multipleOf ? String(field.multipleOf)
+            : item.type === "integer" ? "1" : "any";
+          input.value = shown(value);
+        } else {
+          input.type = "text";
+          input.spellcheck = false;
+          input.value = shown(value);
+        }
+      }
+      return input;
+    };
+    var defaultText = function (item) {
+      var value = item.field["default"];
+      if (item.type === "boolean") return value ? "on" : "off";
+      var text = shown(value);
+      return text === "" ? "none" : text;
+    };
+
+    var build = function (values) {
+      var kind = kinds[kindSelect.value];
+      var schema = kind && kind.schema;
+      holder.replaceChildren();
+      inputs = [];
+      if (!schema || !schema.properties || !Object.keys(schema.properties).length) {
+        box.hidden = true;
+        return;
+      }
+      Object.keys(schema.properties).forEach(function (name) {
+        var field = schema.properties[name];
+        if (!("default" in field) && kind.defaults) field["default"] = kind.defaults[name];
+        var item = { name: name, field: field, type: typeOf(field) };
+        var value = values && name in values ? values[name] : field["default"];
+        var input = makeInput(item, value);
+        input.id = "param-" + name;
+        input.name = ""; // not posted: the params textarea carries the values
+        input.dataset.param = name;
+        var wrap = document.createElement("div");
+        wrap.className = "field";
+        var label = document.createElement("label");
+        label.htmlFor = input.id;
+        label.textContent = name.replace(/_/g, " ");
+        var help = document.createElement("p");
+        help.className = "help";
+        help.id = input.id + "-help";
+        var takesList = item.type === "list" || (field.anyOf || []).some(function (option) {
+          return option.type === "array";
+        });
+        var hint = takesList ? " Several values: separate them with commas." : "";
+        help.textContent = (field.description || "") + hint + " Default: " + defaultText(item) + ".";
+        input.setAttribute("aria-describedby", help.id);
+        if (item.type === "boolean") {
+          wrap.classList.add("field-checkbox");
+          label.prepend(input, " ");
+          wrap.append(label, help);
+        } else {
+          wrap.append(label, input, help);
+        }
+        holder.appendChild(wrap);
+        item.input = input;
+        inputs.push(item);
+      });
+      box.hidden = false;
+    };
+
+    var initial = null;
+    try {
+      initial = JSON.parse(params.value || "{}");
+    } catch (e) {
+      return false; // keep the hand-written JSON as it is, to be corrected there
+    }
+    if (!initial || typeof initial !== "object" || Array.isArray(initial)) return false;
+    build(initial);
+    if (box.hidden) return false;
+    if (fallback) fallback.hidden = true;
+    kindSelect.addEventListener("change", function () {
+      build(null);
+      if (fallback) fallback.hidden = !box.hidden;
+    });
+    form.addEventListener("submit", function () {
+      if (box.hidden) return;
+      var changed = {};
+      inputs.forEach(function (item) {
+        var value = read(item);
+        if (JSON.stringify(value) !== JSON.stringify(item.field["default"])) {
+          changed[item.name] = value;
+        }
+      });
+      params.value = JSON.stringify(changed);
+    });
+    return true;
   }
 
   // Create a site: the address name follows the name until someone edits it by hand.

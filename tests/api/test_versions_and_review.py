@@ -214,6 +214,11 @@ def test_failed_training_keeps_active_version_and_says_why(trained, api, run_tas
 def test_detector_kinds_listed(api):
     kinds = api("viewer").get("/api/detector-kinds/").json()
     assert "histogram_iforest" in {k["kind"] for k in kinds}
+    histogram = next(k for k in kinds if k["kind"] == "histogram_iforest")
+    grid = histogram["schema"]["properties"]["grid"]
+    assert (grid["type"], grid["minimum"], grid["maximum"], grid["default"]) == ("integer", 1, 8, 2)
+    assert grid["description"]
+    assert set(histogram["schema"]["properties"]) == set(histogram["defaults"])
 
 
 def test_upload_to_site_without_version_is_kept_then_scored_on_activation(api, run_tasks, users):

@@ -90,11 +90,11 @@ def test_save_load_round_trip(fitted, tmp_path: Path) -> None:  # type: ignore[n
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"openness": "entropy"}, "openness must be one of"),
+        ({"openness": "entropy"}, "openness: Input should be"),
         ({"image_size": 100}, "multiple of 32"),
-        ({"epochs": 0}, "epochs must be an integer"),
+        ({"epochs": 0}, "epochs: Input should be greater"),
         ({"score_threshold": 1.5}, "score_threshold"),
-        ({"learning_rate": "fast"}, "learning_rate must be a number"),
+        ({"learning_rate": "fast"}, "learning_rate: Input should be a valid number"),
         ({"device": "tpu"}, "device"),
         ({"anchors": 3}, "unknown parameter"),
     ],

@@ -238,6 +238,10 @@ class DetectorKindsView(APIView):
                     help_text="One sentence for people who do not know the method."
                 ),
                 "defaults": serializers.DictField(),
+                "schema": serializers.DictField(
+                    help_text="JSON Schema of the parameters: per field its type, range or "
+                    "choices, default and a plain-language description."
+                ),
                 "uses_gpu": serializers.BooleanField(),
                 "needs_labels": serializers.BooleanField(),
                 "needs_boxes": serializers.BooleanField(),

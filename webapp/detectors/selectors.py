@@ -49,7 +49,11 @@ def scoring_jobs_of(site: Site) -> QuerySet[ScoringJob]:
 
 
 def detector_kinds() -> list[dict[str, Any]]:
-    """The detector kinds this installation offers, with defaults and a one-line summary."""
+    """The detector kinds this installation offers, with defaults and a one-line summary.
+
+    ``schema`` is the JSON Schema of the kind's parameters: each field's type, range or
+    choices, default and a plain-language ``description`` (the training form is built from
+    it)."""
     kinds = []
     for kind in available_kinds():
         cls = detector_class(kind)
@@ -59,6 +63,7 @@ def detector_kinds() -> list[dict[str, Any]]:
                 "title": cls.title or kind,
                 "summary": cls.summary,
                 "defaults": cls.params_class().to_dict(),
+                "schema": cls.params_class.json_schema(),
                 "uses_gpu": cls.uses_gpu,
                 "needs_labels": cls.needs_labels,
                 "needs_boxes": cls.needs_boxes,
