@@ -90,7 +90,9 @@ def test_deleting_a_train_upload_keeps_the_manifest_of_versions_trained_on_it(
     assert version.manifest == manifest  # history: the ids stay
     assert set(ids_of(scored["train"])) & set(manifest["fit"] + manifest["holdout"])
     client.force_login(version.site.memberships.get(role="admin").user)
-    assert client.get(f"/versions/{version.pk}/").status_code == 200  # ids naming nothing
+    assert (
+        client.get(f"/versions/{version.pk}/", follow=True).status_code == 200
+    )  # ids naming nothing
 
 
 def test_deleting_an_asset_removes_its_file_scores_and_flags(

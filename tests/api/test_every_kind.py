@@ -110,7 +110,7 @@ def test_auto_is_the_default_kind_and_the_version_says_what_it_chose(api, run_ta
     assert choice["compared_on"] == "synthetic anomalies" and len(choice["table"]) == 2
     assert version["calibration"]["n_calibration"] == 12  # the winner cross-fitted
     client.force_login(users["admin"])
-    page = client.get(f"/versions/{version['id']}/").content.decode()
+    page = client.get(f"/versions/{version['id']}/", follow=True).content.decode()
     assert f'Kind chosen automatically: <span class="mono">{choice["chosen"]}</span>' in page
     assert f"auto → {choice['chosen']}" in page
 

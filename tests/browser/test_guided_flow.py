@@ -50,7 +50,7 @@ def test_a_new_user_follows_the_steps_to_a_first_review(page, live_server, worke
     expect(page.locator("#id_kind")).to_have_value("auto")  # nothing to choose or type
     expect(page.locator("#train-advanced")).not_to_have_attribute("open", "")
     page.get_by_role("button", name="Train new model").click()
-    page.wait_for_url(re.compile(r".*/versions/\d+/$"))
+    page.wait_for_url(re.compile(r".*/models/\d+/$"))
     expect(page.locator("#active-badge")).to_be_visible(timeout=TRAINING_MS)  # reloads when done
     expect(page.locator("#version-calibration")).to_contain_text("per 100 normal photos")
     screenshot(page, "guide-first-model")

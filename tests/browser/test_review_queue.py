@@ -277,7 +277,7 @@ def test_version_report_and_activation(page, live_server, transactional_db):  # 
         **common,
     )
     Site.objects.filter(pk=site.pk).update(active_version=first)
-    log_in(page, live_server, "admin", f"/versions/{second.pk}/")
+    log_in(page, live_server, "admin", f"/sites/line/models/{second.number}/")
     plots = page.locator("img.plot")
     expect(plots).to_have_count(3)  # score histogram, ROC, precision-recall
     for index in range(3):

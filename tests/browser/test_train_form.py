@@ -52,7 +52,7 @@ def test_settings_are_inputs_built_from_the_schema(page, live_server, meadow):  
     page.locator("#param-grid").fill("3")
     screenshot(page, "train-form-settings")
     page.get_by_role("button", name="Train new model").click()
-    page.wait_for_url(f"{live_server.url}/versions/**")
+    page.wait_for_url(f"{live_server.url}/sites/**/models/**")
     version = DetectorVersion.objects.get()
     assert version.kind == "histogram_iforest"
     assert version.params["grid"] == 3 and version.params["bins"] == [3, 3, 3]

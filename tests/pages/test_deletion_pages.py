@@ -95,13 +95,18 @@ def test_version_page_refuses_the_active_version(site, users):
     version = make_version(site)
     Site.objects.filter(pk=site.pk).update(active_version=version)
     client = csrf_client(users["admin"])
-    assert "delete-version-link" not in client.get(f"/versions/{version.pk}/").content.decode()
+    assert (
+        "delete-version-link"
+        not in client.get(f"/versions/{version.pk}/", follow=True).content.decode()
+    )
     url = f"/versions/{version.pk}/delete/"
     response = client.post(url, {"csrfmiddlewaretoken": csrf_token(client, url)})
     assert response.status_code == 409
     assert "activate another version first" in response.content.decode()
     older = make_version(site)
-    assert "delete-version-link" in client.get(f"/versions/{older.pk}/").content.decode()
+    assert (
+        "delete-version-link" in client.get(f"/versions/{older.pk}/", follow=True).content.decode()
+    )
     response = client.post(
         f"/versions/{older.pk}/delete/", {"csrfmiddlewaretoken": csrf_token(client, url)}
     )

@@ -107,3 +107,18 @@ def test_the_train_form_speaks_plainly_and_hides_the_settings(client, site, user
     advanced = page.index('id="train-advanced"')
     assert page.index('id="id_params"') > advanced  # JSON only under "Advanced settings"
     assert page.index('id="id_kind"') < advanced
+
+
+def test_a_model_lives_at_its_number_under_the_site(client, site, users):
+    other = Site.objects.create(slug="quay", name="Quay")
+    DetectorVersion.objects.create(site=other, number=1, kind="histogram_iforest")
+    version = DetectorVersion.objects.create(
+        site=site, number=3, kind="histogram_iforest", status=JobStatus.SUCCEEDED, threshold=0.5
+    )
+    client.force_login(users["viewer"])
+    response = client.get(f"/versions/{version.pk}/")  # the id API clients know
+    assert response.status_code == 302 and response["Location"] == "/sites/park/models/3/"
+    page = client.get("/sites/park/models/3/").content.decode()
+    assert "<title>Model 3 · City park" in page and "<h1>Model 3" in page
+    assert client.get("/sites/park/models/4/").status_code == 404
+    assert client.get("/sites/quay/models/1/").status_code == 404  # not a member there

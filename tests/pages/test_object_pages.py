@@ -129,7 +129,7 @@ def test_version_page_shows_object_metrics(client, site, users):
         site=site, number=2, kind="histogram_iforest", status=JobStatus.SUCCEEDED, threshold=0.5
     )
     client.force_login(users["viewer"])
-    text = client.get(f"/versions/{version.pk}/").content.decode()
+    text = client.get(f"/versions/{version.pk}/", follow=True).content.decode()
     assert 'id="object-metrics"' in text
     for key, shown in [
         ("map_50", "0.812"),
@@ -140,4 +140,7 @@ def test_version_page_shows_object_metrics(client, site, users):
         ("n_known_objects", "40"),
     ]:
         assert f'data-metric="{key}">{shown}<' in text, key
-    assert 'id="object-metrics"' not in client.get(f"/versions/{plain.pk}/").content.decode()
+    assert (
+        'id="object-metrics"'
+        not in client.get(f"/versions/{plain.pk}/", follow=True).content.decode()
+    )

@@ -235,7 +235,7 @@ def _calibrated(n: int, promised: float, kept: bool, more: int, **extra) -> dict
 def test_version_page_states_the_false_alarm_promise_and_warns_a_small_site(client, users, site):
     login(client, users["viewer"])
     small = make_version(site, metrics=_calibrated(30, 1 / 31, False, 69))
-    page = client.get(f"/versions/{small.pk}/").content.decode()
+    page = client.get(f"/versions/{small.pk}/", follow=True).content.decode()
     assert 'id="version-calibration" class="callout callout-warning"' in page
     assert 'at most <span data-field="false-alarms">3.2</span> per 100 normal photos' in page
     assert "too few normal photos" in page and "Add 69 more normal photos" in page
@@ -245,11 +245,14 @@ def test_version_page_states_the_false_alarm_promise_and_warns_a_small_site(clie
             400, 0.00998, True, 0, n_anomalous=5, recall_found=4, recall_low=0.28, recall_high=0.99
         ),
     )
-    page = client.get(f"/versions/{big.pk}/").content.decode()
+    page = client.get(f"/versions/{big.pk}/", follow=True).content.decode()
     assert 'id="version-calibration" class="callout"' in page and "too few" not in page
     assert "finds 4 of the 5 confirmed anomalies: between 28 % and 99 %" in page
     old = make_version(site)  # trained before the promise was recorded: no claim made
-    assert 'id="version-calibration"' not in client.get(f"/versions/{old.pk}/").content.decode()
+    assert (
+        'id="version-calibration"'
+        not in client.get(f"/versions/{old.pk}/", follow=True).content.decode()
+    )
 
 
 def test_version_page_renders_metrics_params_and_manifest(client, users, flagged):
@@ -258,7 +261,7 @@ def test_version_page_renders_metrics_params_and_manifest(client, users, flagged
         manifest={"fit": [assets[0].pk, assets[1].pk], "holdout": [assets[2].pk], "anomalies": []}
     )
     login(client, users["viewer"])
-    response = client.get(f"/versions/{version.pk}/")
+    response = client.get(f"/versions/{version.pk}/", follow=True)
     assert response.status_code == 200
     page = response.content.decode()
     assert "histogram_iforest" in page
@@ -284,11 +287,11 @@ def test_version_page_running_and_failed(client, users, site):
         site, status=JobStatus.FAILED, error="not enough images: need at least 5", threshold=None
     )
     login(client, users["viewer"])
-    page = client.get(f"/versions/{running.pk}/").content.decode()
+    page = client.get(f"/versions/{running.pk}/", follow=True).content.decode()
     assert '<progress id="version-progress" max="1" value="0.4">' in page
     assert "40% · fitting" in page
     assert "data-poll-url" in page
-    page = client.get(f"/versions/{failed.pk}/").content.decode()
+    page = client.get(f"/versions/{failed.pk}/", follow=True).content.decode()
     assert "Training failed" in page
     assert "not enough images: need at least 5" in page
     assert "<progress" not in page
@@ -298,10 +301,12 @@ def test_activate_button_only_for_admins_on_inactive_succeeded_versions(client, 
     active, _ = flagged
     older = make_version(active.site)
     login(client, users["admin"])
-    assert "activate-form" in client.get(f"/versions/{older.pk}/").content.decode()
-    assert "activate-form" not in client.get(f"/versions/{active.pk}/").content.decode()
+    assert "activate-form" in client.get(f"/versions/{older.pk}/", follow=True).content.decode()
+    assert (
+        "activate-form" not in client.get(f"/versions/{active.pk}/", follow=True).content.decode()
+    )
     login(client, users["reviewer"])
-    assert "activate-form" not in client.get(f"/versions/{older.pk}/").content.decode()
+    assert "activate-form" not in client.get(f"/versions/{older.pk}/", follow=True).content.decode()
 
 
 def test_activate_forbidden_for_reviewer_allowed_for_admin(client, users, flagged):
@@ -401,7 +406,7 @@ def test_version_page_shows_evaluation_plots_and_extreme_examples(client, users,
         metrics={"tp": 1, "fp": 0, "tn": 2, "fn": 0},
     )
     login(client, users["viewer"])
-    page = client.get(f"/versions/{version.pk}/").content.decode()
+    page = client.get(f"/versions/{version.pk}/", follow=True).content.decode()
     assert f"/versions/{version.pk}/plots/roc.png" in page
     assert '<td class="num" data-cell="tn">2</td>' in page
     unusual = page.split('id="unusual-normals"')[1].split("</ul>")[0]
@@ -421,7 +426,7 @@ def test_version_page_shows_evaluation_plots_and_extreme_examples(client, users,
 def test_curves_need_confirmed_anomalies(client, users, site):
     version = make_version(site, evaluation={"holdout": [[1, 0.2], [2, 0.4]], "anomalies": []})
     login(client, users["viewer"])
-    page = client.get(f"/versions/{version.pk}/").content.decode()
+    page = client.get(f"/versions/{version.pk}/", follow=True).content.decode()
     assert "plots/histogram.png" in page and "plots/roc.png" not in page
     assert client.get(f"/versions/{version.pk}/plots/roc.png").status_code == 404
     assert client.get(f"/versions/{version.pk}/plots/histogram.png").status_code == 200

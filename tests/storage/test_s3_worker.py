@@ -92,7 +92,7 @@ def test_a_worker_on_s3_trains_extracts_and_scores_and_deletion_empties_the_buck
     np.testing.assert_allclose(again, [scores[a.pk] for a in images], rtol=1e-6)
     browser = Client()
     browser.force_login(admin)
-    assert browser.get(f"/versions/{version.pk}/").status_code == 200
+    assert browser.get(f"/versions/{version.pk}/", follow=True).status_code == 200
     plot = browser.get(f"/versions/{version.pk}/plots/histogram.png")
     assert plot.status_code == 200 and plot["Content-Type"] == "image/png"
 

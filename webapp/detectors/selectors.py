@@ -24,6 +24,15 @@ def version_with_site(version_id: int) -> DetectorVersion | None:
     )
 
 
+def version_of_site(site: Site, number: int) -> DetectorVersion | None:
+    """A site's version by its number (the "model 3" of its pages)."""
+    return (
+        DetectorVersion.objects.select_related("site", "created_by")
+        .filter(site=site, number=number)
+        .first()
+    )
+
+
 def scoring_job_with_progress(job_id: int) -> ScoringJob | None:
     return (
         ScoringJob.objects.select_related("site", "version")

@@ -55,10 +55,10 @@ def train_version(request: HttpRequest, slug: str) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"Model {version.number} ({version.kind}) is queued for training; this page "
-                "follows its progress.",
+                f"Model {version.number} ({version.kind}) trains in the background: its "
+                "status and progress below follow it, and the page refreshes when it is done.",
             )
-            return redirect("version-detail", version_id=version.pk)
+            return redirect("model-detail", slug=site.slug, number=version.number)
     messages.error(request, "The new model was not created; see the errors in the form.")
     return render_site_detail(request, site, train_form=form)
 
@@ -118,7 +118,7 @@ def delete_version(request: HttpRequest, version_id: int) -> HttpResponse:
         what=f"version {version.number} ({version.kind})",
         impact=deletion.version_impact(version),
         delete=lambda _: deletion.delete_version(version=version, actor=request.user),
-        cancel_url=reverse("version-detail", args=[version.pk]),
+        cancel_url=reverse("model-detail", args=[version.site.slug, version.number]),
         done_url=reverse("site-detail", args=[version.site.slug]),
         note=note,
     )
@@ -150,8 +150,19 @@ def metric_rows(metrics: dict[str, Any], prefix: str = "") -> list[tuple[str, st
 
 @login_required
 def version_detail(request: HttpRequest, version_id: int) -> HttpResponse:
+    """A version by its id (API clients know that one): the page under the site's address,
+    where "model 3" is found at .../models/3/ rather than at an unrelated id."""
     version = _version_for(request, version_id, Capability.VIEW)
-    site = version.site
+    return redirect("model-detail", slug=version.site.slug, number=version.number)
+
+
+@login_required
+def model_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+    """A version's report: threshold and its promise, metrics, plots, training set."""
+    site = access_site(request.user, slug, Capability.VIEW)
+    version = selectors.version_of_site(site, number)
+    if version is None:
+        raise Http404(f"Site '{slug}' has no model {number}.")
     manifest = version.manifest or {}
     shown = {key: list(manifest.get(key) or [])[:MANIFEST_PREVIEW] for key, _, _ in MANIFEST_GROUPS}
     names = asset_selectors.filenames_of(site, [i for ids in shown.values() for i in ids])

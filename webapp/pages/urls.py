@@ -74,6 +74,11 @@ urlpatterns = [
     path("sites/<slug:slug>/coco/import/", object_views.import_coco, name="site-coco-import"),
     path("versions/<int:version_id>/", detector_views.version_detail, name="version-detail"),
     path(
+        "sites/<slug:slug>/models/<int:number>/",
+        detector_views.model_detail,
+        name="model-detail",
+    ),
+    path(
         "versions/<int:version_id>/plots/<str:name>.png",
         detector_views.version_plot,
         name="version-plot",
