@@ -8,24 +8,30 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib
 
-matplotlib.use("Agg")  # before pyplot: workers and web servers have no display
+matplotlib.use("Agg")  # workers and web servers have no display
 
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 from sklearn.metrics import precision_recall_curve, roc_curve
 
 PLOTS = ("histogram", "roc", "pr")
 _NORMAL, _ANOMALY = "#2b7a3d", "#c0392b"
 
 
-def _png(figure: plt.Figure) -> bytes:
+def _figure(width: float, height: float) -> tuple[Figure, Any]:
+    """A figure of its own (not pyplot's global state, which web server threads share)."""
+    figure = Figure(figsize=(width, height))
+    return figure, figure.subplots()
+
+
+def _png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
     figure.tight_layout()
     figure.savefig(buffer, format="png", dpi=100)
-    plt.close(figure)
     return buffer.getvalue()
 
 
@@ -39,7 +45,7 @@ def score_histogram_png(
     normal: Sequence[float], anomalous: Sequence[float], threshold: float | None
 ) -> bytes:
     """Score distributions of normal vs anomalous images, with the threshold."""
-    figure, axes = plt.subplots(figsize=(6, 3.4))
+    figure, axes = _figure(6, 3.4)
     values = [v for v in (*normal, *anomalous)]
     bins = np.histogram_bin_edges(values or [0.0, 1.0], bins=30)
     if len(normal):
@@ -60,7 +66,7 @@ def roc_png(normal: Sequence[float], anomalous: Sequence[float]) -> bytes:
     """ROC curve; needs both classes."""
     scores, labels = _labelled(normal, anomalous)
     fpr, tpr, _ = roc_curve(labels, scores)
-    figure, axes = plt.subplots(figsize=(4, 4))
+    figure, axes = _figure(4, 4)
     axes.plot(fpr, tpr, color=_ANOMALY)
     axes.plot([0, 1], [0, 1], color="grey", linestyle=":")
     axes.set_xlabel("false-positive rate")
@@ -73,7 +79,7 @@ def precision_recall_png(normal: Sequence[float], anomalous: Sequence[float]) ->
     """Precision-recall curve; needs both classes."""
     scores, labels = _labelled(normal, anomalous)
     precision, recall, _ = precision_recall_curve(labels, scores)
-    figure, axes = plt.subplots(figsize=(4, 4))
+    figure, axes = _figure(4, 4)
     axes.plot(recall, precision, color=_ANOMALY)
     axes.axhline(labels.mean(), color="grey", linestyle=":")
     axes.set_xlabel("recall")

@@ -273,6 +273,14 @@ WEBHOOK_RETRY_MAX_SECONDS = env.float("WEBHOOK_RETRY_MAX_SECONDS", default=3600)
 #: must not reach the server's neighbours (checked at registration and on every attempt).
 WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=True)
 
+# --- Cache -----------------------------------------------------------------------------
+# Rendered plots of versions (webapp/detectors/plots.py) are kept here. The default, a
+# folder in var/, is shared by the web server's processes on one machine; several machines
+# share one with CACHE_URL=redis://host:6379/1; CACHE_URL=dummycache:// turns caching off.
+CACHES = {"default": env.cache("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
+#: How long a drawn plot is kept (its key changes anyway when what it shows changes).
+PLOT_CACHE_SECONDS = env.int("PLOT_CACHE_SECONDS", default=7 * 24 * 3600)
+
 # --- Celery ----------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str(
     "CELERY_BROKER_URL", default=f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}"

@@ -66,3 +66,22 @@ def test_tiff_and_large_images_get_jpeg_renditions_small_pngs_are_served_as_they
     with django_capture_on_commit_callbacks(execute=True):
         scan.delete()
     assert not any(default_storage.exists(name) for name in names)
+
+
+def test_images_and_renditions_are_revalidated_by_etag(api):  # type: ignore[no-untyped-def]
+    """Browsers keep them (private, a day) and then ask again: 304, after the access check."""
+    big = cv2.resize(grey_blue_scene(3), (640, 400))
+    asset = _upload(api("uploader"), [("wide.png", png_bytes(big))])["wide.png"]
+    viewer = api("viewer")
+    for which in ("thumbnail", "display", "image"):
+        url = f"/api/assets/{asset}/{which}/"
+        first = viewer.get(url)
+        assert first.status_code == 200, which
+        assert first["Cache-Control"] == "private, max-age=86400"
+        etag = first["ETag"]
+        again = viewer.get(url, HTTP_IF_NONE_MATCH=etag)
+        assert again.status_code == 304 and again["ETag"] == etag, which
+        assert viewer.get(url, HTTP_IF_NONE_MATCH='"other"').status_code == 200
+        assert api("outsider").get(url, HTTP_IF_NONE_MATCH=etag).status_code == 404
+    thumbnail = viewer.get(f"/api/assets/{asset}/thumbnail/")["ETag"]
+    assert thumbnail != viewer.get(f"/api/assets/{asset}/display/")["ETag"]

@@ -423,6 +423,54 @@ def test_version_page_shows_evaluation_plots_and_extreme_examples(client, users,
     assert client.get(f"/versions/{version.pk}/plots/histogram.png").status_code == 404
 
 
+@pytest.fixture
+def empty_cache():  # type: ignore[no-untyped-def]
+    from django.core.cache import cache
+
+    cache.clear()
+    yield cache
+    cache.clear()  # the markers set below must not reach other tests
+
+
+def test_version_plots_are_drawn_once_and_kept_until_what_they_show_changes(
+    client, users, flagged, empty_cache
+):  # type: ignore[no-untyped-def]
+    from webapp.detectors import plots
+    from webapp.review.services import review_flag
+
+    version, assets = flagged
+    evaluation = {"holdout": [[assets[0].pk, 0.12], [assets[1].pk, 0.23]], "anomalies": []}
+    evaluation["anomalies"] = [[assets[2].pk, 0.77]]
+    DetectorVersion.objects.filter(pk=version.pk).update(evaluation=evaluation)
+    version.refresh_from_db()
+    login(client, users["viewer"])
+    url = f"/versions/{version.pk}/plots/roc.png"
+    first = client.get(url)
+    assert first.status_code == 200 and first.content.startswith(b"\x89PNG")
+    roc = plots.plot(version, "roc")
+    assert empty_cache.get(roc.key) == first.content and first["ETag"] == roc.etag
+
+    # what the cache holds is served: a marker in its place comes back, nothing is drawn
+    empty_cache.set(roc.key, b"kept")
+    assert client.get(url).content == b"kept"
+    revalidated = client.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
+    assert revalidated.status_code == 304 and revalidated.content == b""
+    # a review feeds the next version; this version's evaluation, so its plots, stay
+    flag = Flag.objects.get(score__asset=assets[0])
+    review_flag(flag_id=flag.pk, reviewer=users["reviewer"], decision="reject")
+    assert client.get(url).content == b"kept"
+    # new evaluation scores (a version trained again) are a new plot, drawn anew
+    evaluation["anomalies"] = [[assets[2].pk, 0.66]]
+    DetectorVersion.objects.filter(pk=version.pk).update(evaluation=evaluation)
+    redrawn = client.get(url)
+    assert redrawn.content.startswith(b"\x89PNG") and redrawn["ETag"] != first["ETag"]
+    # the histogram also shows the threshold: a new threshold is a new histogram
+    histogram = client.get(f"/versions/{version.pk}/plots/histogram.png")["ETag"]
+    DetectorVersion.objects.filter(pk=version.pk).update(threshold=0.4)
+    assert client.get(f"/versions/{version.pk}/plots/histogram.png")["ETag"] != histogram
+    assert client.get(url)["ETag"] == redrawn["ETag"]  # the ROC curve has no threshold
+
+
 def test_curves_need_confirmed_anomalies(client, users, site):
     version = make_version(site, evaluation={"holdout": [[1, 0.2], [2, 0.4]], "anomalies": []})
     login(client, users["viewer"])

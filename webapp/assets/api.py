@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.utils.cache import get_conditional_response
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -324,15 +326,31 @@ class UploadDetailView(APIView):
         return Response({"deleted": impact.as_dict()})
 
 
+#: An asset's pixels never change (a new file is a new asset), so browsers keep its image
+#: and renditions a day, then revalidate them by ETag (304, nothing read from storage).
+IMAGE_CACHE_CONTROL = "private, max-age=86400"
+
+
+def _cached_image(request: Request, etag: str, respond: Callable[[], HttpResponse]) -> HttpResponse:
+    """304 when the browser's copy is current (after the access check), else the file."""
+    response = get_conditional_response(request, etag=etag) or respond()
+    response["ETag"] = etag
+    response["Cache-Control"] = IMAGE_CACHE_CONTROL
+    return response
+
+
 class AssetImageView(APIView):
     """The image file itself, for members of the asset's site only."""
 
-    @extend_schema(responses={(200, "image/*"): OpenApiTypes.BINARY})
-    def get(self, request: Request, asset_id: int) -> FileResponse:
+    @extend_schema(responses={(200, "image/*"): OpenApiTypes.BINARY, 304: None})
+    def get(self, request: Request, asset_id: int) -> HttpResponse:
         asset = accessible_asset(request, asset_id, Capability.VIEW)
-        response = FileResponse(asset.file.open("rb"), filename=asset.filename.rsplit("/", 1)[-1])
-        response["Cache-Control"] = "private, max-age=3600"
-        return response
+        etag = f'"{asset.checksum[:32]}"'
+        return _cached_image(
+            request,
+            etag,
+            lambda: FileResponse(asset.file.open("rb"), filename=asset.filename.rsplit("/", 1)[-1]),
+        )
 
 
 class AssetRenditionView(APIView):
@@ -343,18 +361,19 @@ class AssetRenditionView(APIView):
 
     which = "display"
 
-    @extend_schema(responses={(200, "image/*"): OpenApiTypes.BINARY})
-    def get(self, request: Request, asset_id: int) -> FileResponse:
+    @extend_schema(responses={(200, "image/*"): OpenApiTypes.BINARY, 304: None})
+    def get(self, request: Request, asset_id: int) -> HttpResponse:
         asset = accessible_asset(request, asset_id, Capability.VIEW)
         if asset.media_type == MediaType.VIDEO:
             raise Http404(f"Asset {asset_id} is a video; its frames have images.")
-        if renditions.serves_original(asset, self.which):
-            response = FileResponse(asset.file.open("rb"))
-        else:
+
+        def respond() -> HttpResponse:
+            if renditions.serves_original(asset, self.which):
+                return FileResponse(asset.file.open("rb"))
             name = renditions.rendition(asset, self.which)
-            response = FileResponse(default_storage.open(name, "rb"), content_type="image/jpeg")
-        response["Cache-Control"] = "private, max-age=3600"
-        return response
+            return FileResponse(default_storage.open(name, "rb"), content_type="image/jpeg")
+
+        return _cached_image(request, renditions.etag(asset, self.which), respond)
 
 
 class AssetThumbnailView(AssetRenditionView):

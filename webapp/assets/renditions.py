@@ -36,6 +36,11 @@ def rendition_name(asset: Asset, which: str) -> str:
     return f"renditions/{asset.site_id}/{asset.pk}-{which}.jpg"
 
 
+def etag(asset: Asset, which: str) -> str:
+    """What the rendition is made from: the asset's bytes and how it is rendered."""
+    return f'"{asset.checksum[:32]}-{which}-{SIZES[which]}-q{JPEG_QUALITY}"'
+
+
 def serves_original(asset: Asset, which: str) -> bool:
     """The original is fine as it is: a browser format, no larger than asked for."""
     return (

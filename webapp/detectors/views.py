@@ -11,12 +11,12 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import get_conditional_response
 from django.views.decorators.http import require_http_methods, require_POST
 
-from detection import report
 from webapp.assets import selectors as asset_selectors
 from webapp.common.errors import Conflict
-from webapp.detectors import selectors, services
+from webapp.detectors import plots, selectors, services
 from webapp.detectors.models import DetectorVersion, JobStatus
 from webapp.objects.selectors import object_metric_rows
 from webapp.pages.confirm import confirm_delete
@@ -216,17 +216,17 @@ def _evaluation_context(version: DetectorVersion) -> dict[str, Any]:
 
 @login_required
 def version_plot(request: HttpRequest, version_id: int, name: str) -> HttpResponse:
-    """An evaluation plot of a version as PNG (histogram, roc or pr)."""
+    """An evaluation plot of a version as PNG (histogram, roc or pr), drawn once and cached.
+
+    The plot's ETag is a digest of what it is drawn from: a browser revalidating gets 304.
+    """
     version = _version_for(request, version_id, Capability.VIEW)
-    normal, anomalous = selectors.evaluation_scores(version)
-    if name == "histogram" and normal:
-        png = report.score_histogram_png(normal, anomalous, version.threshold)
-    elif name == "roc" and normal and anomalous:
-        png = report.roc_png(normal, anomalous)
-    elif name == "pr" and normal and anomalous:
-        png = report.precision_recall_png(normal, anomalous)
-    else:
+    found = plots.plot(version, name)
+    if found is None:
         raise Http404("No such plot for this version (ROC and PR need confirmed anomalies).")
-    response = HttpResponse(png, content_type="image/png")
-    response["Cache-Control"] = "private, max-age=3600"  # a finished version never changes
+    response = get_conditional_response(request, etag=found.etag)
+    if response is None:
+        response = HttpResponse(found.png(), content_type="image/png")
+    response["ETag"] = found.etag
+    response["Cache-Control"] = "private, max-age=3600"
     return response
