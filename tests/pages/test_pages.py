@@ -266,6 +266,7 @@ def test_version_page_renders_metrics_params_and_manifest(client, users, flagged
     page = response.content.decode()
     assert "histogram_iforest" in page
     assert 'id="metrics-table"' in page
+    assert "Photos the final model learnt from." in page  # what "n fit" means, in plain words
     assert "auroc" in page and "0.9123" in page
     assert "fpr.holdout" in page
     assert "n fit" in page

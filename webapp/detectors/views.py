@@ -136,15 +136,49 @@ def _display(value: Any) -> str:
     return str(value)
 
 
-def metric_rows(metrics: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
-    """``(name, shown value)`` for every metric; nested groups become ``group.name``."""
-    rows: list[tuple[str, str]] = []
+#: What each metric means, in one sentence for someone who is not a statistician; shown
+#: under its name on the model's page. The counts are at the model's alarm score.
+METRIC_HELP = {
+    "auroc": "Chance that a confirmed unusual photo scores above a normal one: 1 is perfect, "
+    "0.5 is guessing.",
+    "average precision": "How well the highest scores are the unusual photos (1 is perfect).",
+    "threshold": "The alarm score: photos scoring above it are flagged.",
+    "precision": "Of the flagged photos, the share that were really unusual.",
+    "recall": "Of the unusual photos, the share that were flagged.",
+    "f1": "One number balancing precision and recall (1 is perfect).",
+    "false positive rate": "Share of normal photos flagged by mistake.",
+    "tp": "Unusual photos flagged (found).",
+    "fp": "Normal photos flagged (false alarms).",
+    "tn": "Normal photos not flagged.",
+    "fn": "Unusual photos not flagged (missed).",
+    "n normal": "Normal photos the model learnt from and was checked on.",
+    "n anomalous": "Photos reviewers confirmed as unusual, used to check the model.",
+    "n fit": "Photos the final model learnt from.",
+    "n holdout": "Normal photos kept aside, never learnt from, to set the alarm score.",
+    "n calibration": "Normal photos the alarm score was set on, each scored by a model that "
+    "had not seen it.",
+    "guaranteed fpr": "The false-alarm rate the model promises on new normal photos.",
+    "expected false alarms per 100": "False alarms to expect per 100 normal photos.",
+    "target fpr": "The false-alarm rate asked for when training.",
+    "target fpr kept": "Whether the site has enough normal photos to promise that rate.",
+    "normals needed for target": "Normal photos needed to promise the rate asked for.",
+    "more normals needed": "How many more normal photos to add for that promise.",
+    "train seconds": "How long training took.",
+    "pixel auroc": "Like auroc, for where in the photo: marked defect pixels against the rest.",
+}
+
+
+def metric_rows(metrics: dict[str, Any], prefix: str = "") -> list[tuple[str, str, str]]:
+    """``(name, shown value, plain meaning)`` for every metric; nested groups become
+    ``group.name`` (the meaning is empty where none is written)."""
+    rows: list[tuple[str, str, str]] = []
     for key, value in metrics.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
             rows.extend(metric_rows(value, prefix=f"{name}."))
         else:
-            rows.append((name.replace("_", " "), _display(value)))
+            shown = name.replace("_", " ")
+            rows.append((shown, _display(value), METRIC_HELP.get(shown, "")))
     return rows
 
 
