@@ -1,4 +1,47 @@
 /* Small enhancements shared by every page (no framework, nothing required to use a page). */
+
+/* JSON requests to the REST API with the session's CSRF token, for the page scripts
+ * (loaded after this file): a refused request rejects with the API's ``detail`` message
+ * and the HTTP ``status`` on the error. */
+window.anomalyApi = (function () {
+  "use strict";
+
+  function csrfToken() {
+    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    if (match) return decodeURIComponent(match[1]);
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.content : "";
+  }
+
+  function request(method, url, body) {
+    var options = {
+      method: method,
+      credentials: "same-origin",
+      headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
+    };
+    if (body !== undefined) {
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body);
+    }
+    return fetch(url, options).then(function (response) {
+      return response
+        .json()
+        .catch(function () {
+          return {};
+        })
+        .then(function (data) {
+          if (!response.ok) {
+            var error = new Error(data.detail || "The server answered " + response.status + ".");
+            error.status = response.status;
+            throw error;
+          }
+          return data;
+        });
+    });
+  }
+
+  return { csrfToken: csrfToken, request: request };
+})();
 (function () {
   "use strict";
 

@@ -46,12 +46,7 @@
 
   // --- helpers ----------------------------------------------------------------------
 
-  function csrfToken() {
-    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    if (match) return decodeURIComponent(match[1]);
-    var meta = document.querySelector('meta[name="csrf-token"]');
-    return meta ? meta.content : "";
-  }
+  var csrfToken = window.anomalyApi.csrfToken;
 
   function announce(message, isError) {
     statusRegion.textContent = message;

@@ -26,41 +26,13 @@
   var shownId = null;
   var boxesOn = true;
 
-  function csrfToken() {
-    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    if (match) return decodeURIComponent(match[1]);
-    var meta = document.querySelector('meta[name="csrf-token"]');
-    return meta ? meta.content : "";
-  }
-
   function announce(message, isError) {
     statusRegion.textContent = message;
     statusRegion.classList.toggle("status-error", !!isError);
     statusRegion.classList.toggle("status-ok", !isError);
   }
 
-  function request(method, url, body) {
-    var options = {
-      method: method,
-      credentials: "same-origin",
-      headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
-    };
-    if (body !== undefined) {
-      options.headers["Content-Type"] = "application/json";
-      options.body = JSON.stringify(body);
-    }
-    return fetch(url, options).then(function (response) {
-      return response
-        .json()
-        .catch(function () {
-          return {};
-        })
-        .then(function (data) {
-          if (!response.ok) throw new Error(data.detail || "The server answered " + response.status + ".");
-          return data;
-        });
-    });
-  }
+  var request = window.anomalyApi.request;
 
   function loadClasses() {
     return request("GET", panel.dataset.classesUrl)

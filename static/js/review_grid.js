@@ -51,39 +51,7 @@
 
   // --- helpers ----------------------------------------------------------------------
 
-  function csrfToken() {
-    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    if (match) return decodeURIComponent(match[1]);
-    var meta = document.querySelector('meta[name="csrf-token"]');
-    return meta ? meta.content : "";
-  }
-
-  function apiRequest(method, url, body) {
-    var options = {
-      method: method,
-      credentials: "same-origin",
-      headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
-    };
-    if (body !== undefined) {
-      options.headers["Content-Type"] = "application/json";
-      options.body = JSON.stringify(body);
-    }
-    return fetch(url, options).then(function (response) {
-      return response
-        .json()
-        .catch(function () {
-          return {};
-        })
-        .then(function (data) {
-          if (!response.ok) {
-            var error = new Error(data.detail || "The server answered " + response.status + ".");
-            error.status = response.status;
-            throw error;
-          }
-          return data;
-        });
-    });
-  }
+  var apiRequest = window.anomalyApi.request;
 
   function announce(message, isError) {
     statusRegion.textContent = message;
