@@ -17,8 +17,8 @@ from detection.calibration import normals_needed
 from webapp.assets.models import Asset, MediaType, Purpose
 from webapp.detectors.models import DetectorVersion, JobStatus
 from webapp.detectors.services import MIN_NORMAL_IMAGES
-from webapp.review.models import REVIEWED, Flag, FlagStatus
-from webapp.review.selectors import normal_training_assets
+from webapp.review.models import REVIEWED, Flag
+from webapp.review.selectors import normal_training_assets, pending_for
 from webapp.sites.access import can
 from webapp.sites.models import Site
 from webapp.sites.roles import Capability
@@ -57,8 +57,12 @@ def recommended_normals() -> int:
     return normals_needed(settings.DEFAULT_TARGET_FPR)
 
 
-def first_steps(site: Site, user: AbstractBaseUser) -> Guide:
-    """The four steps from an empty site to a first reviewed flag, with their state."""
+def first_steps(site: Site, user: AbstractBaseUser, *, pending: int | None = None) -> Guide:
+    """The four steps from an empty site to a first reviewed flag, with their state.
+
+    ``pending``: the flags waiting in ``user``'s queue, when the caller has counted them
+    already (:func:`webapp.review.selectors.pending_for`, as the queue counts them).
+    """
     n_normal = normal_training_assets(site).count()
     recommended = recommended_normals()
     versions = DetectorVersion.objects.filter(site=site)
@@ -69,9 +73,9 @@ def first_steps(site: Site, user: AbstractBaseUser) -> Guide:
         .exclude(media_type=MediaType.FRAME)
         .count()
     )
-    flags = Flag.objects.filter(site=site)
-    pending = flags.filter(status=FlagStatus.PENDING).count()
-    reviewed = flags.filter(status__in=REVIEWED).exists()
+    if pending is None:
+        pending = pending_for(site, user)
+    reviewed = Flag.objects.filter(site=site, status__in=REVIEWED).exists()
     can_upload = can(user, site, Capability.UPLOAD)
     upload_url = reverse("site-upload", args=[site.slug])
     steps = [

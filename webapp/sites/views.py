@@ -70,7 +70,8 @@ def render_site_detail(
     versions = list(detector_selectors.versions_of(site))
     for version in versions:
         version.calibration = detector_selectors.calibration_summary(version)
-    guide = first_steps(site, request.user)
+    pending = review_selectors.pending_for(site, request.user)  # (as their queue has it)
+    guide = first_steps(site, request.user, pending=pending)
     jobs = list(detector_selectors.scoring_jobs_of(site)[:10])
     context: dict[str, Any] = {
         "site": site,
@@ -78,7 +79,7 @@ def render_site_detail(
         "can_manage": can_manage,
         "can_upload": can(request.user, site, Capability.UPLOAD),
         "can_review": can(request.user, site, Capability.REVIEW),
-        "pending": review_selectors.pending_for(site, request.user),  # (as their queue has it)
+        "pending": pending,
         "versions": versions,
         "jobs": jobs,
         "uploads": asset_selectors.recent_uploads(site, limit=10),
