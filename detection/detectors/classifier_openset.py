@@ -49,6 +49,7 @@ from detection.base import (
     Weights,
     check_images,
 )
+from detection.components.torch_kind import TorchKind, model_state
 from detection.registry import register
 
 if TYPE_CHECKING:
@@ -148,7 +149,7 @@ def _replace_module(model: nn.Module, name: str, module: nn.Module) -> None:
 
 
 @register
-class ClassifierOpensetDetector(Detector):
+class ClassifierOpensetDetector(TorchKind, Detector):
     """Fine-tuned pretrained CNN over the site's labelled classes; energy / max-softmax score."""
 
     kind = "classifier_openset"
@@ -170,21 +171,10 @@ class ClassifierOpensetDetector(Detector):
         #: Mean training loss per epoch, from the last :meth:`fit`.
         self.loss_history: list[float] = []
         self.model: nn.Module | None = None
-        self._device: torch.device | None = None
 
     # -- helpers ----------------------------------------------------------------------
-    @property
-    def device(self) -> torch.device:
-        """The torch device of the parameters' choice, resolved on first use."""
-        if self._device is None:
-            from detection.device import pick_device
-
-            self._device = pick_device(self.params.device)
-        return self._device
-
     def _build_model(self, n_classes: int, *, pretrained: bool) -> nn.Module:
         """The backbone with a new ``n_classes`` head; pretrained weights must be installed."""
-        import torch
         import torchvision
         from torch import nn
 
@@ -201,8 +191,7 @@ class ClassifierOpensetDetector(Detector):
         head = _head_name(model)
         old = model.get_submodule(head)
         assert isinstance(old, nn.Linear)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(p.seed)
+        with self.seeded():
             _replace_module(model, head, nn.Linear(old.in_features, n_classes))
         return model
 
@@ -330,9 +319,7 @@ class ClassifierOpensetDetector(Detector):
         total = len(images)
         n_steps = p.epochs * math.ceil(total / p.batch_size)
         history: list[float] = []
-        devices = [self.device] if self.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):  # dropout draws, without global effects
-            torch.manual_seed(p.seed)
+        with self.seeded():  # dropout draws, without global effects
             step = 0
             for epoch in range(p.epochs):
                 self._train_mode(model, trainable)
@@ -380,18 +367,13 @@ class ClassifierOpensetDetector(Detector):
 
         self._require_fitted()
         assert self.model is not None
-        if self.model_device() != self.device:
-            self.model.to(self.device)
+        self.on_device(self.model)
         out = np.zeros((len(images), len(self.classes)), dtype=np.float64)
         with torch.inference_mode():
             for indices in self._batches(images):
                 batch = [self._prepare(self._read(images, i), None) for i in indices]
                 out[indices] = self.model(self._tensor(batch)).double().cpu().numpy()
         return out
-
-    def model_device(self) -> torch.device:
-        assert self.model is not None
-        return next(self.model.parameters()).device
 
     def predict(self, images: Sequence[np.ndarray]) -> list[str]:
         """The most likely known class of each image (even for images of none of them)."""
@@ -414,16 +396,13 @@ class ClassifierOpensetDetector(Detector):
         return ScoreResult(scores=self.scores_from_logits(self.logits(images)))
 
     def _dump(self, state_dir: Path) -> None:
-        import torch
 
         assert self.model is not None
-        state = {name: tensor.detach().cpu() for name, tensor in self.model.state_dict().items()}
-        torch.save(state, state_dir / MODEL_FILE)
+        self.save_tensors(state_dir / MODEL_FILE, model_state(self.model))
         meta = {"classes": self.classes, "training_accuracy": self.training_accuracy}
         (state_dir / CLASSES_FILE).write_text(json.dumps(meta, indent=2))
 
     def _restore(self, state_dir: Path) -> None:
-        import torch
 
         try:
             meta = json.loads((state_dir / CLASSES_FILE).read_text())
@@ -436,17 +415,8 @@ class ClassifierOpensetDetector(Detector):
             or not all(isinstance(name, str) for name in classes)
         ):
             raise DetectorError(f"{self.kind} artefact has no valid class list")
-        state = torch.load(state_dir / MODEL_FILE, map_location="cpu", weights_only=True)
-        if not isinstance(state, dict):
-            raise DetectorError(f"{self.kind} artefact has no valid model state")
         model = self._build_model(len(classes), pretrained=False)
-        try:
-            model.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            raise DetectorError(
-                f"{self.kind} artefact does not fit {self.params.backbone}: {exc}"
-            ) from exc
-        self.model = model.eval()
+        self.model = self.load_model_state(model, state_dir / MODEL_FILE)
         self.classes = classes
         accuracy = meta.get("training_accuracy")
         self.training_accuracy = float(accuracy) if accuracy is not None else None

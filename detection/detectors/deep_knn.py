@@ -38,10 +38,10 @@ from detection.base import (
     ScoreResult,
     Seed,
     Weights,
-    check_images,
     scaled_progress,
     with_message,
 )
+from detection.components.torch_kind import TorchKind, checked_batches, upsample_map
 from detection.registry import register
 
 if TYPE_CHECKING:
@@ -175,7 +175,7 @@ def variants(image: np.ndarray, invariances: Sequence[str]) -> list[np.ndarray]:
 
 
 @register
-class DeepKnnDetector(Detector):
+class DeepKnnDetector(TorchKind, Detector):
     """Pretrained CNN patch features, coreset memory bank, nearest-neighbour distance; heatmap."""
 
     kind = "deep_knn"
@@ -213,12 +213,11 @@ class DeepKnnDetector(Detector):
     def extractor(self) -> PatchFeatureExtractor:
         """The backbone, built on first use (raises WeightsMissingError without weights)."""
         if self._extractor is None:
-            from detection.device import pick_device
             from detection.features.backbone import PatchFeatureExtractor
 
             p = self.params
             self._extractor = PatchFeatureExtractor(
-                p.backbone, weights=p.weights, layers=p.layers, device=pick_device(p.device)
+                p.backbone, weights=p.weights, layers=p.layers, device=self.device
             )
         return self._extractor
 
@@ -227,12 +226,7 @@ class DeepKnnDetector(Detector):
         return self.extractor(images, image_size, self.params.keep_aspect)
 
     def _batches(self, images: Sequence[np.ndarray]) -> Iterator[tuple[int, list[np.ndarray]]]:
-        """Yield (start, images), reading a lazy sequence one item at a time."""
-        size = self.params.batch_size
-        for start in range(0, len(images), size):
-            batch = [images[i] for i in range(start, min(start + size, len(images)))]
-            check_images(batch)
-            yield start, batch
+        return checked_batches(images, self.params.batch_size)
 
     def nearest_distances(self, queries: torch.Tensor, scale: int) -> torch.Tensor:
         """(N, C) patch descriptors -> (N,) distance to the nearest entries of bank ``scale``.
@@ -292,12 +286,9 @@ class DeepKnnDetector(Detector):
         """The sizes' patch distances upsampled to the image's (H, W), averaged, blurred."""
         import cv2
 
-        height, width = shape
-        total = np.zeros((height, width), np.float32)
+        total = np.zeros(shape[:2], np.float32)
         for patch_map in patch_maps:
-            total += cv2.resize(
-                patch_map.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR
-            )
+            total += upsample_map(patch_map, shape)
         total /= len(patch_maps)
         if self.params.blur_sigma > 0:
             total = cv2.GaussianBlur(total, (0, 0), sigmaX=float(self.params.blur_sigma))
@@ -516,16 +507,16 @@ class DeepKnnDetector(Detector):
         import torch
 
         state = {
-            "memory_banks": [bank.cpu().contiguous() for bank in self.memory_banks],
+            "memory_banks": self.memory_banks,
             "normalisers": torch.tensor(self.normalisers, dtype=torch.float64),
         }
-        torch.save(state, state_dir / BANK_FILE)
+        self.save_tensors(state_dir / BANK_FILE, state)
 
     def _restore(self, state_dir: Path) -> None:
         import torch
 
-        state = torch.load(state_dir / BANK_FILE, map_location="cpu", weights_only=True)
-        if not isinstance(state, dict) or "memory_banks" not in state:
+        state = self.load_tensors(state_dir / BANK_FILE)
+        if "memory_banks" not in state:
             raise DetectorError(
                 "this deep_knn model was saved by an older version (one square image size); "
                 "train a new version"

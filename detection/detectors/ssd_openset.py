@@ -60,6 +60,7 @@ from detection.base import (
     Seed,
     check_images,
 )
+from detection.components.torch_kind import TorchKind, model_state
 from detection.objects import DetectedBox, LabelledBox, energy_score, iou, max_softmax_score
 from detection.registry import register
 
@@ -246,7 +247,7 @@ def _batches(n: int, size: int) -> list[tuple[int, int]]:
 
 
 @register
-class SsdOpensetDetector(Detector):
+class SsdOpensetDetector(TorchKind, Detector):
     """SSDlite detector of the labelled classes; each object scored for being none of them."""
 
     kind = "ssd_openset"
@@ -269,15 +270,6 @@ class SsdOpensetDetector(Detector):
         self.bank: torch.Tensor | None = None
         #: Per score name: (median, 95th percentile) over the training set's known objects.
         self.scales: dict[str, tuple[float, float]] = {}
-        self._device: torch.device | None = None
-
-    @property
-    def device(self) -> torch.device:
-        if self._device is None:
-            from detection.device import pick_device
-
-            self._device = pick_device(self.params.device)
-        return self._device
 
     # -- data -------------------------------------------------------------------------------
     def _check_boxes(
@@ -335,9 +327,7 @@ class SsdOpensetDetector(Detector):
         assert boxes is not None
         p = self.params
         rng = np.random.default_rng(p.seed)
-        devices = [self.device] if self.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):  # seeded init, without global effects
-            torch.manual_seed(p.seed)
+        with self.seeded():
             model = ssdlite_mobilenet_v2(len(classes), p.image_size, pretrained=True)
         model.to(self.device)
         frozen = model.backbone.frozen_blocks(p.frozen_blocks)
@@ -358,8 +348,7 @@ class SsdOpensetDetector(Detector):
         )
         class_ids = {name: index + 1 for index, name in enumerate(classes)}  # 0 = background
         history: list[float] = []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(p.seed)
+        with self.seeded():
             for epoch in range(p.epochs):
                 model.train()
                 for module in frozen:
@@ -632,17 +621,14 @@ class SsdOpensetDetector(Detector):
 
     # -- artefact -------------------------------------------------------------------------
     def _dump(self, state_dir: Path) -> None:
-        import torch
 
         assert self.model is not None and self.bank is not None
-        state = {name: tensor.detach().cpu() for name, tensor in self.model.state_dict().items()}
-        torch.save(state, state_dir / MODEL_FILE)
-        torch.save({"bank": self.bank.cpu()}, state_dir / BANK_FILE)
+        self.save_tensors(state_dir / MODEL_FILE, model_state(self.model))
+        self.save_tensors(state_dir / BANK_FILE, {"bank": self.bank})
         meta = {"classes": self.classes, "scales": self.scales, "loss_history": self.loss_history}
         (state_dir / META_FILE).write_text(json.dumps(meta, indent=2))
 
     def _restore(self, state_dir: Path) -> None:
-        import torch
 
         try:
             meta = json.loads((state_dir / META_FILE).read_text())
@@ -656,18 +642,11 @@ class SsdOpensetDetector(Detector):
             or not all(isinstance(c, str) for c in classes)
         ):
             raise DetectorError(f"{self.kind} artefact has no valid class list")
-        state = torch.load(state_dir / MODEL_FILE, map_location="cpu", weights_only=True)
-        bank = torch.load(state_dir / BANK_FILE, map_location="cpu", weights_only=True)
-        if not isinstance(state, dict) or not isinstance(bank, dict) or "bank" not in bank:
-            raise DetectorError(f"{self.kind} artefact has no valid model state")
         from detection.features.ssdlite import ssdlite_mobilenet_v2
 
+        bank = self.load_tensors(state_dir / BANK_FILE, required=("bank",))
         model = ssdlite_mobilenet_v2(len(classes), self.params.image_size, pretrained=False)
-        try:
-            model.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            raise DetectorError(f"{self.kind} artefact does not fit its parameters: {exc}") from exc
-        self.model = model.to(self.device).eval()
+        self.model = self.on_device(self.load_model_state(model, state_dir / MODEL_FILE))
         self.bank = bank["bank"]
         self.classes = classes
         self.scales = scales  # type: ignore[assignment]

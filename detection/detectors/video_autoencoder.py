@@ -31,8 +31,9 @@ The heatmap of a frame is its normalised region map at the frame's resolution.
     detector = VideoAutoencoderDetector.load("walkway.zip")
 
 The artefact holds the ``state_dict`` and the normaliser as plain tensors (``torch.save``,
-read back with ``weights_only=True``): no pickled objects. Training is seeded inside
-``torch.random.fork_rng``; CUDA is used when present (:func:`detection.device.pick_device`).
+read back with ``weights_only=True``): no pickled objects. Training is seeded without
+touching the global random state, and CUDA is used when present (both from
+:class:`~detection.components.torch_kind.TorchKind`).
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ from detection.components.frame_cubes import (
     region_means,
     smooth_in_time,
 )
+from detection.components.torch_kind import TorchKind, model_state, upsample_map
 from detection.registry import register
 from detection.temporal import TemporalDetector
 
@@ -253,7 +255,7 @@ def build_model(channels: int, width: int, hidden: int) -> nn.Module:
 
 
 @register
-class VideoAutoencoderDetector(TemporalDetector):
+class VideoAutoencoderDetector(TorchKind, TemporalDetector):
     """Conv3D + ConvLSTM autoencoder on frame cubes; worst normalised region error per frame."""
 
     kind = "video_autoencoder"
@@ -276,15 +278,6 @@ class VideoAutoencoderDetector(TemporalDetector):
         self.shape: tuple[int, int] | None = None
         self.normaliser: RegionNormaliser | None = None
         self.loss_history: list[float] = []
-        self._device: torch.device | None = None
-
-    @property
-    def device(self) -> torch.device:
-        if self._device is None:
-            from detection.device import pick_device
-
-            self._device = pick_device(self.params.device)
-        return self._device
 
     # -- preparation ------------------------------------------------------------------
     def _frames(self, frames: Sequence[np.ndarray]) -> np.ndarray:
@@ -329,12 +322,7 @@ class VideoAutoencoderDetector(TemporalDetector):
             per_epoch = min(per_epoch, p.max_cubes_per_epoch)
         n_steps = math.ceil(per_epoch / p.batch_size)
         history: list[float] = []
-        devices = [device] if device.type == "cuda" else []
-        with (
-            torch.random.fork_rng(devices=devices),
-            torch.backends.cudnn.flags(enabled=True, benchmark=False, deterministic=True),
-        ):
-            torch.manual_seed(p.seed)
+        with self.seeded(deterministic=True):
             model = build_model(p.channels, p.width, p.hidden_channels).to(device)
             optimizer = torch.optim.Adam(model.parameters(), lr=p.learning_rate)
             model.train()
@@ -393,21 +381,17 @@ class VideoAutoencoderDetector(TemporalDetector):
         return cover_frames(np.concatenate(errors), starts, len(prepared))
 
     def score_clip(self, frames: Sequence[np.ndarray]) -> ScoreResult:
-        import cv2
-
         self._require_fitted()
         assert self.model is not None and self.normaliser is not None
         if len(frames) == 0:
             return ScoreResult(scores=np.zeros(0), heatmaps=[])
-        if next(self.model.parameters()).device != self.device:
-            self.model.to(self.device)
+        self.on_device(self.model)
         p = self.params
         regions = self.normaliser(region_means(self._error_maps(self._frames(frames)), p.region))
         scores = smooth_in_time(regions.reshape(len(regions), -1).max(axis=1), p.smooth_frames)
-        heatmaps = []
-        for index, region_map in enumerate(regions):
-            height, width = frames[index].shape[:2]
-            heatmaps.append(cv2.resize(region_map, (width, height), interpolation=cv2.INTER_LINEAR))
+        heatmaps = [
+            upsample_map(region_map, frames[i].shape) for i, region_map in enumerate(regions)
+        ]
         return ScoreResult(scores=scores, heatmaps=heatmaps)
 
     # -- artefact ---------------------------------------------------------------------
@@ -416,32 +400,28 @@ class VideoAutoencoderDetector(TemporalDetector):
 
         assert self.model is not None and self.normaliser is not None
         assert self.shape is not None and self.normaliser.scale is not None
-        state = {name: tensor.detach().cpu() for name, tensor in self.model.state_dict().items()}
-        torch.save(state, state_dir / MODEL_FILE)
-        torch.save(
+        self.save_tensors(state_dir / MODEL_FILE, model_state(self.model))
+        self.save_tensors(
+            state_dir / NORMALISER_FILE,
             {
                 "shape": torch.tensor(self.shape),
                 "region_scale": torch.from_numpy(self.normaliser.scale),
             },
-            state_dir / NORMALISER_FILE,
         )
 
     def _restore(self, state_dir: Path) -> None:
-        import torch
-
         p = self.params
+        model = build_model(p.channels, p.width, p.hidden_channels)
+        model = self.load_model_state(model, state_dir / MODEL_FILE)
+        extra = self.load_tensors(state_dir / NORMALISER_FILE, required=("shape", "region_scale"))
         try:
-            state = torch.load(state_dir / MODEL_FILE, map_location="cpu", weights_only=True)
-            extra = torch.load(state_dir / NORMALISER_FILE, map_location="cpu", weights_only=True)
-            model = build_model(p.channels, p.width, p.hidden_channels)
-            model.load_state_dict(state, strict=True)
             shape = tuple(int(v) for v in extra["shape"].tolist())
             scale = extra["region_scale"].numpy().astype(np.float32)
-        except (OSError, KeyError, TypeError, AttributeError, RuntimeError) as exc:
+        except (TypeError, AttributeError) as exc:
             raise DetectorError(f"{self.kind} artefact is not valid: {exc}") from exc
         if len(shape) != 2:
             raise DetectorError(f"{self.kind} artefact has no valid frame shape")
-        self.model = model.eval()
+        self.model = model
         self.shape = (shape[0], shape[1])
         self.normaliser = RegionNormaliser(p.region_quantile)
         self.normaliser.scale = scale
