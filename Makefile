@@ -19,8 +19,8 @@ bench:          ## accuracy and speed tables on ../shared/datasets
 bench-sets:     ## every image kind on every shared image set (promised vs realised FPR)
 	scripts/bootstrap.sh && .venv/bin/python -m benchmarks.every_set
 
-bench-video:    ## the video kinds on UCSD Ped2 only
-	scripts/bootstrap.sh && .venv/bin/python -m benchmarks.ucsd_ped2
+bench-video:    ## the video kinds on UCSD Ped2, and the product's frame extraction speed
+	scripts/bootstrap.sh && .venv/bin/python -m benchmarks.ucsd_ped2 && .venv/bin/python -m benchmarks.video_extraction
 
 bench-real-clips: ## the video kinds on a real clip with derived truth (../shared/datasets/videos)
 	scripts/bootstrap.sh && .venv/bin/python -m benchmarks.real_clips

@@ -54,14 +54,15 @@ def test_extraction_delivered_twice_stores_each_frame_once(video):
 
 
 def test_killed_extraction_resumes_without_duplicates_or_gaps(video, monkeypatch):
+    monkeypatch.setattr(video_services, "FRAME_BATCH", 3)  # saved 3 frames at a time
     real_store = video_services._store_frame
     calls = []
 
     def dies_after_six(*args, **kwargs):  # type: ignore[no-untyped-def]
-        if len(calls) == 6:
+        if len(calls) == 7:  # frames 0-5 are saved, frame 6 waits in the batch
             raise Killed
         calls.append(args[1])
-        real_store(*args, **kwargs)
+        return real_store(*args, **kwargs)
 
     monkeypatch.setattr(video_services, "_store_frame", dies_after_six)
     with pytest.raises(Killed):
@@ -81,7 +82,7 @@ def test_killed_extraction_resumes_without_duplicates_or_gaps(video, monkeypatch
     monkeypatch.setattr(
         video_services,
         "_store_frame",
-        lambda *a, **k: (resumed.append(a[1]), real_store(*a, **k)),
+        lambda *a, **k: (resumed.append(a[1]), real_store(*a, **k))[1],
     )
     video_services.extract_video(video_id=video.pk)
     rows = frame_rows(video)

@@ -9,10 +9,10 @@ run resumes at the first kept frame not stored yet, so no frame is missing or do
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import tempfile
-import time
 import uuid
 from pathlib import Path, PurePosixPath
 
@@ -26,6 +26,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from detection.video_io import VideoError, iter_frames, read_frame_truth, sampled_indices
+from detection.video_preview import PreviewError, PreviewWriter
 from webapp.assets.image_validation import InvalidImage
 from webapp.assets.models import Asset, MediaType, Upload, Video
 from webapp.assets.selectors import companion_asset
@@ -46,6 +47,8 @@ logger = logging.getLogger(__name__)
 JPEG_QUALITY = 92
 #: Share of the kept frames that must decode for a video whose end is damaged to count.
 _COMPLETE_SHARE = 0.95
+#: Frames saved per transaction during extraction.
+FRAME_BATCH = 32
 
 
 def video_limits() -> VideoLimits:
@@ -218,10 +221,11 @@ def _extract_claimed(video_id: int) -> None:
             with video.asset.file.open("rb") as handle, source.open("wb") as out:
                 while chunk := handle.read(1024**2):
                     out.write(chunk)
-            stored = _store_frames(video, source)
+            preview = Path(tmp) / "preview.webm"
+            stored = _store_frames(video, source, preview)
             if stored == 0:
                 raise VideoError("no frame could be extracted from the video")
-            _write_preview(video, Path(tmp))
+            _save_preview(video, preview)
     except Exception as exc:
         if is_transient(exc):
             raise
@@ -240,39 +244,60 @@ def _extract_claimed(video_id: int) -> None:
         transaction.on_commit(lambda: _score_extracted(video_id))
 
 
-def _store_frames(video: Video, source: Path) -> int:
-    """Store every kept frame not stored yet; returns how many the video has now."""
+def _store_frames(video: Video, source: Path, preview: Path) -> int:
+    """Store every kept frame not stored yet, and write the preview to ``preview``.
+
+    Returns how many frames the video has now. Frames are saved :data:`FRAME_BATCH` at a
+    time (one transaction each). On a first run the preview is encoded from the decoded
+    frames on a second thread as they pass; a resumed run rebuilds it from the stored
+    frames afterwards.
+    """
     asset = video.asset
     done = set(Asset.objects.filter(source_video=asset).values_list("frame_index", flat=True))
     wanted = sampled_indices(video.frame_count, video.fps, video.sample_fps or None)
     missing = [index for index in wanted if index not in done]
     total = max(1, len(wanted))
-    if missing:
-        last_write = 0.0
+    writer = None if done else _preview_writer(video, preview)
+    batch: list[Asset] = []
+
+    def flush() -> None:
+        _save_frames(batch)
+        done.update(frame.frame_index for frame in batch)  # type: ignore[misc]
+        batch.clear()
+        Video.objects.filter(pk=video.pk).update(
+            progress=min(0.99, len(done) / total), heartbeat_at=timezone.now()
+        )
+
+    with writer or contextlib.nullcontext():
         try:
             for index, timestamp, frame in iter_frames(
-                source, target_fps=video.sample_fps or None, start=missing[0]
+                source, target_fps=video.sample_fps or None, start=missing[0] if missing else 0
             ):
                 if index in done:
                     continue
-                _store_frame(asset, index, timestamp, frame)
-                done.add(index)
-                now = time.monotonic()
-                if now - last_write >= 1.0:
-                    last_write = now
-                    Video.objects.filter(pk=video.pk).update(
-                        progress=min(0.99, len(done) / total), heartbeat_at=timezone.now()
-                    )
+                batch.append(_store_frame(asset, index, timestamp, frame))
+                if writer:
+                    writer.add(frame)
+                if len(batch) >= FRAME_BATCH:
+                    flush()
+        except PreviewError:
+            raise
         except VideoError:
             # The end of the file is damaged: whole frames until there are kept when
             # nearly all decoded (the upload accepted the file on the same rule).
-            if len(done) < _COMPLETE_SHARE * len(wanted):
+            if len(done) + len(batch) < _COMPLETE_SHARE * len(wanted):
                 raise
-            logger.warning("video %s ends early: %d of %d frames", video.pk, len(done), total)
+            logger.warning(
+                "video %s ends early: %d of %d frames", video.pk, len(done) + len(batch), total
+            )
+        flush()
+    if writer is None:
+        _preview_from_stored(video, preview)
     return len(done)
 
 
-def _store_frame(video_asset: Asset, index: int, timestamp: float, frame: np.ndarray) -> None:
+def _store_frame(video_asset: Asset, index: int, timestamp: float, frame: np.ndarray) -> Asset:
+    """One kept frame as a JPEG in storage and its asset row, not saved yet."""
     ok, encoded = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     if not ok:
         raise VideoError(f"frame {index} could not be encoded as JPEG")
@@ -294,16 +319,28 @@ def _store_frame(video_asset: Asset, index: int, timestamp: float, frame: np.nda
         image_format="jpeg",
     )
     frame_asset.file.save(f"{index:06d}-{uuid.uuid4().hex[:8]}.jpg", ContentFile(data), save=False)
+    return frame_asset
+
+
+def _save_frames(frames: list[Asset]) -> None:
+    """Insert stored frames in one transaction; a frame stored meanwhile by a run we took
+    for dead keeps that run's row, and our copy of its file is removed."""
     try:
         with transaction.atomic():
-            frame_asset.save()
-    except IntegrityError:  # stored meanwhile by a run we took for dead: keep that one
-        frame_asset.file.delete(save=False)
+            Asset.objects.bulk_create(frames)
+        return
+    except IntegrityError:
+        pass
+    for frame in frames:  # rare: another run got there first; one at a time
+        try:
+            with transaction.atomic():
+                frame.save()
+        except IntegrityError:
+            frame.file.delete(save=False)
 
 
-def _write_preview(video: Video, tmp: Path) -> None:
-    """A downscaled WebM (VP8) of the kept frames, at the rate they were kept."""
-    frames = Asset.objects.filter(source_video=video.asset).order_by("frame_index")
+def _preview_format(video: Video) -> tuple[float, tuple[int, int]]:
+    """The preview's frame rate (that of the kept frames) and its even (width, height)."""
     rate = video.sample_fps if 0 < video.sample_fps < video.fps else video.fps
     side = settings.VIDEO_PREVIEW_SIDE
     scale = min(1.0, side / max(video.asset.width, video.asset.height))
@@ -311,17 +348,26 @@ def _write_preview(video: Video, tmp: Path) -> None:
         max(2, round(video.asset.width * scale) // 2 * 2),
         max(2, round(video.asset.height * scale) // 2 * 2),
     )
-    path = tmp / "preview.webm"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"VP80"), rate, size)
-    if not writer.isOpened():
-        raise VideoError("OpenCV cannot write WebM (VP8) here; no browser preview")
-    try:
+    return rate, size
+
+
+def _preview_writer(video: Video, path: Path) -> PreviewWriter:
+    rate, size = _preview_format(video)
+    return PreviewWriter(path, rate=rate, size=size)
+
+
+def _preview_from_stored(video: Video, path: Path) -> None:
+    """The preview of a resumed extraction, from the frames in storage."""
+    with _preview_writer(video, path) as writer:
+        frames = Asset.objects.filter(source_video=video.asset).order_by("frame_index")
         for frame_asset in frames.iterator():
             with frame_asset.file.open("rb") as handle:
                 image = cv2.imdecode(np.frombuffer(handle.read(), np.uint8), cv2.IMREAD_COLOR)
-            writer.write(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
-    finally:
-        writer.release()
+            writer.add(image)
+
+
+def _save_preview(video: Video, path: Path) -> None:
+    rate, _ = _preview_format(video)
     if video.preview:
         video.preview.delete(save=False)
     with path.open("rb") as handle:
