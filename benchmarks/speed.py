@@ -80,7 +80,9 @@ def _ensure_database() -> None:
     name = DATABASE_URL.rsplit("/", 1)[1]
     admin = DATABASE_URL.rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin, autocommit=True) as connection:
-        found = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        found = connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
+        ).fetchone()
         if not found:
             connection.execute(f'CREATE DATABASE "{name}"')
 
@@ -188,13 +190,14 @@ def _build_flags_site(n_flags: int, *, fresh: bool) -> Fixture:
                         score=score,
                         status=status,
                         reviewer=reviewer if decided else None,
+                        score_value=score.score,
                     )
                 )
             Flag.objects.bulk_create(flags, batch_size=5000)
         from django.db import connection
 
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+            cursor.execute("VACUUM ANALYZE")  # (index-only counts need the visibility map)
         print(f"made {n_flags} flags in {time.perf_counter() - started:.0f} s", flush=True)
     version = site.active_version
     for user, role in ((reviewer, Role.REVIEWER), (uploader, Role.UPLOADER)):
@@ -455,7 +458,7 @@ def _ingest(base: str, fixture: Fixture, paths: list[Path]) -> tuple[float, list
         chunks: list[bytes] = [parts[0].encode()]
         for path in batch:
             chunks.append(
-                f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; "
+                f'--{boundary}\r\nContent-Disposition: form-data; name="files"; '
                 f'filename="{path.name}"\r\nContent-Type: image/jpeg\r\n\r\n'.encode()
             )
             chunks.append(path.read_bytes() + b"\r\n")
