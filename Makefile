@@ -1,5 +1,5 @@
 # One entry point: `make run`, `make test`, `make lint`, `make bench`.
-.PHONY: run test lint format bench bench-video bench-sets bench-real-clips check
+.PHONY: run test lint format bench bench-video bench-sets bench-real-clips bench-speed check
 
 run:            ## set up and run web server + worker on the embedded default
 	scripts/run.sh
@@ -24,3 +24,6 @@ bench-video:    ## the video kinds on UCSD Ped2, and the product's frame extract
 
 bench-real-clips: ## the video kinds on a real clip with derived truth (../shared/datasets/videos)
 	scripts/bootstrap.sh && .venv/bin/python -m benchmarks.real_clips
+
+bench-speed:    ## latency at 100k flags (PostgreSQL, locust on loopback), ingest and scoring rates
+	scripts/bootstrap.sh && .venv/bin/python -m benchmarks.speed

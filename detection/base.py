@@ -278,7 +278,7 @@ class Detector(ABC):
         meta, state = read_artefact(path)
         if meta["kind"] != cls.kind:
             raise DetectorError(f"artefact holds a {meta['kind']!r} detector, not {cls.kind!r}")
-        detector = cls(meta["params"])
+        detector = cls(cls.upgrade_params(dict(meta["params"])))
         with tempfile.TemporaryDirectory() as tmp:
             state_dir = Path(tmp)
             for name, data in state.items():
@@ -288,6 +288,15 @@ class Detector(ABC):
             detector._restore(state_dir)
         detector.is_fitted = True
         return detector
+
+    @classmethod
+    def upgrade_params(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """The saved ``params`` of an artefact as this version of the kind reads them.
+
+        A kind whose new parameter changes how it computes overrides this to give
+        artefacts saved before it the value that computes as they were fitted.
+        """
+        return params
 
     # -- what each kind writes and reads ------------------------------------------------
     @abstractmethod

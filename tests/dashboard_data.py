@@ -83,6 +83,7 @@ def make_flags(site: Site, version: DetectorVersion, specs: list[FlagSpec]) -> l
             status=spec.status,
             reviewer=spec.reviewer,
             reviewed_at=spec.decided,
+            score_value=score.score,
         )
         for score, spec in zip(scores, specs, strict=True)
     )

@@ -7,6 +7,7 @@ an unusual colour mix" and exactly wrong for small local defects (see the deep k
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import cv2
@@ -16,16 +17,45 @@ import numpy as np
 _RANGES = [0, 180, 0, 256, 0, 256]
 
 
-def color_histogram(image: np.ndarray, bins: tuple[int, int, int] = (8, 8, 8)) -> np.ndarray:
-    """Flattened HSV histogram of a BGR uint8 image, L2-normalised (``cv2.normalize``)."""
-    hsv = cv2.cvtColor(image, cv2.COLOR_BGR2HSV)
+def grid_sample(image: np.ndarray, max_pixels: int = 0) -> np.ndarray:
+    """Every k-th pixel of every k-th row, k the smallest step that keeps at most
+    ``max_pixels`` (0 = the whole image).
+
+    A colour histogram of a few bins is a share of pixels per bin: 65,536 pixels on a
+    regular grid estimate each share to a fraction of a percent, while converting and
+    counting all of a 12 MP photo costs more than decoding it. A grid (not random
+    pixels) keeps the histogram of an image the same from one call to the next.
+    """
+    height, width = image.shape[:2]
+    if max_pixels <= 0 or height * width <= max_pixels:
+        return image
+    step = math.ceil(math.sqrt(height * width / max_pixels))
+    while math.ceil(height / step) * math.ceil(width / step) > max_pixels:
+        step += 1
+    # (nearest-neighbour resize is that grid, and ten times faster than numpy's strided
+    # copy of a three-channel view: 0.1 ms instead of 1.4 ms for a 1 MP photo)
+    size = (math.ceil(width / step), math.ceil(height / step))
+    return cv2.resize(image, size, interpolation=cv2.INTER_NEAREST)
+
+
+def color_histogram(
+    image: np.ndarray, bins: tuple[int, int, int] = (8, 8, 8), max_pixels: int = 0
+) -> np.ndarray:
+    """Flattened HSV histogram of a BGR uint8 image, L2-normalised (``cv2.normalize``).
+
+    ``max_pixels``: count a grid sample of at most that many pixels (:func:`grid_sample`).
+    """
+    hsv = cv2.cvtColor(grid_sample(image, max_pixels), cv2.COLOR_BGR2HSV)
     hist = cv2.calcHist([hsv], [0, 1, 2], None, list(bins), _RANGES)
     cv2.normalize(hist, hist)
     return hist.flatten().astype(np.float32)
 
 
 def hellinger_histogram(
-    image: np.ndarray, bins: tuple[int, int, int] = (3, 3, 3), grid: int = 1
+    image: np.ndarray,
+    bins: tuple[int, int, int] = (3, 3, 3),
+    grid: int = 1,
+    max_pixels: int = 0,
 ) -> np.ndarray:
     """The image's colour distribution embedded so Euclidean distance is Hellinger distance.
 
@@ -36,9 +66,10 @@ def hellinger_histogram(
     metric between histograms. ``grid`` > 1 appends the same histogram of each cell of a
     ``grid`` x ``grid`` layout (sky at the top of a coast, tarmac at the bottom of a
     highway): the whole vector is scaled back to unit length, the global part and the
-    layout part weighing the same.
+    layout part weighing the same. ``max_pixels``: count a grid sample of at most that
+    many pixels (:func:`grid_sample`; its cells are the same parts of the image).
     """
-    hsv = cv2.cvtColor(image, cv2.COLOR_BGR2HSV)
+    hsv = cv2.cvtColor(grid_sample(image, max_pixels), cv2.COLOR_BGR2HSV)
 
     def embed(region: np.ndarray) -> np.ndarray:
         hist = cv2.calcHist([region], [0, 1, 2], None, list(bins), _RANGES).flatten()

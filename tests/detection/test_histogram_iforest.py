@@ -152,3 +152,60 @@ def test_colours_never_seen_in_training_raise_the_score() -> None:
     gain = aware.score(ODD).scores - plain.score(ODD).scores
     assert np.all(gain > 0.5)  # grey/blue pixels all fall in bins no green image filled
     np.testing.assert_allclose(aware.score(NORMAL[:30]).scores, plain.score(NORMAL[:30]).scores)
+
+
+def _big(index: int) -> np.ndarray:
+    """A 1 MP photo-like image: far more pixels than the histogram's default sample."""
+    rng = np.random.default_rng(index)
+    small = green_texture(index) if index % 5 else grey_blue_scene(index)
+    image = np.kron(small, np.ones((8, 8, 1), dtype=np.uint8))[:1000, :1000]
+    noise = rng.integers(0, 24, image.shape, dtype=np.uint8)
+    return np.clip(image.astype(np.int16) + noise - 12, 0, 255).astype(np.uint8)
+
+
+def test_grid_sample_keeps_at_most_max_pixels_spread_over_the_whole_image() -> None:
+    from detection.features.color_histogram import grid_sample
+
+    image = np.zeros((1000, 1500, 3), np.uint8)
+    sample = grid_sample(image, 65_536)
+    assert sample.shape[0] * sample.shape[1] <= 65_536
+    assert sample.shape[0] * sample.shape[1] > 65_536 / 2
+    assert grid_sample(image, 0) is image and grid_sample(image, 2_000_000) is image
+
+
+def test_a_grid_sample_gives_nearly_the_histogram_of_every_pixel() -> None:
+    image = _big(3)
+    every = hellinger_histogram(image, (3, 3, 3), grid=2)
+    sampled = hellinger_histogram(image, (3, 3, 3), grid=2, max_pixels=65_536)
+    assert np.linalg.norm(every - sampled) < 0.02  # (unit vectors: Hellinger distance)
+
+
+def test_an_artefact_saved_before_max_pixels_keeps_scoring_every_pixel(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """An old version's threshold was calibrated on histograms of every pixel: loading its
+    artefact must not switch it to the sampled histogram of new versions."""
+    import json
+
+    images = [_big(i) for i in range(12)]
+    old = create_detector("histogram_iforest", {"max_pixels": 0}).fit(images[:8])
+    written = tmp_path / "new-format.zip"
+    old.save(written)
+    legacy = tmp_path / "before-max-pixels.zip"
+    with zipfile.ZipFile(written) as source, zipfile.ZipFile(legacy, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "meta.json":
+                meta = json.loads(data)
+                del meta["params"]["max_pixels"]
+                data = json.dumps(meta).encode()
+            target.writestr(item, data)
+
+    loaded = load_detector(legacy)
+    assert loaded.params.max_pixels == 0
+    np.testing.assert_array_equal(loaded.score(images[8:]).scores, old.score(images[8:]).scores)
+    # a new artefact keeps the sample it was fitted with
+    sampled = create_detector("histogram_iforest").fit(images[:8])
+    assert sampled.params.max_pixels == 65_536
+    sampled.save(tmp_path / "sampled.zip")
+    again = load_detector(tmp_path / "sampled.zip")
+    assert again.params.max_pixels == 65_536
+    np.testing.assert_array_equal(again.score(images[8:]).scores, sampled.score(images[8:]).scores)

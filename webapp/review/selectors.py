@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from webapp.assets.models import Asset, Purpose
 from webapp.assets.selectors import image_assets
@@ -21,6 +21,7 @@ from webapp.review.models import (
     FlagStatus,
     KnownAnswerCheck,
     Opinion,
+    Score,
 )
 from webapp.sites.access import UserLike
 from webapp.sites.models import Membership, Site
@@ -82,20 +83,51 @@ _FLAG_RELATIONS = (
 )
 
 
+#: A version's JSON that a list of flags never reads. Each flag row brings its own copy of
+#: its version, and decoding a trained version's manifest and evaluation (thousands of
+#: ids and scores) once per flag cost more than the rest of a page together; the one
+#: that is read (the evaluation, for normalised scores) is loaded once per version.
+_VERSION_JSON = ("params", "manifest", "metrics", "evaluation")
+_DEFERRED = tuple(f"score__version__{name}" for name in _VERSION_JSON)
+
+
+#: What a list of flags joins in its one query. The segment's video and a superseded
+#: flag's newer score are null on most flags and come in their own queries (none when
+#: no flag of the page has one): four more joins made planning the page's query take
+#: ten times as long as running it.
+_LIST_JOINED = ("score", "score__asset", "score__version", "reviewer")
+
+
+def _list_prefetched() -> tuple[Prefetch, ...]:
+    newer = Score.objects.select_related("version").defer(
+        *(f"version__{name}" for name in _VERSION_JSON)
+    )
+    return (
+        Prefetch("video", queryset=Asset.objects.select_related("video")),
+        Prefetch("superseded_by", queryset=newer),
+    )
+
+
 def flags_of(
     site: Site, *, status: str | None = None, since_id: int | None = None
 ) -> QuerySet[Flag]:
     """Flags of a site, highest score first, with what a list needs loaded in one query.
 
     ``since_id``: only flags opened after that one (ids only grow), what a page drawn
-    when it was the latest has not seen yet.
+    when it was the latest has not seen yet. The order is the ``flag_queue_order`` index
+    (site, status, score, id): a page of one status is an index scan with a LIMIT.
     """
-    flags = Flag.objects.filter(site=site).select_related(*_FLAG_RELATIONS)
+    flags = (
+        Flag.objects.filter(site=site)
+        .select_related(*_LIST_JOINED)
+        .defer(*_DEFERRED)
+        .prefetch_related(*_list_prefetched())
+    )
     if status:
         flags = flags.filter(status=status)
     if since_id is not None:
         flags = flags.filter(pk__gt=since_id)
-    return flags.order_by("-score__score", "id")
+    return flags.order_by("-score_value", "id")
 
 
 @dataclass(frozen=True)
@@ -108,9 +140,11 @@ class ScoringJobProgress:
 
 @dataclass(frozen=True)
 class QueueStatus:
-    """What the review queue shows while new uploads are scored (see :func:`queue_status`)."""
+    """What the review queue shows while new uploads are scored (see :func:`queue_status`).
 
-    pending: int
+    (The pending count is the viewer's own, :func:`pending_for`, not the site's.)
+    """
+
     latest_flag: int | None
     jobs: list[ScoringJobProgress] = field(default_factory=list)
 
@@ -132,7 +166,7 @@ class QueueStatus:
 
 
 def queue_status(site: Site) -> QueueStatus:
-    """Pending flags, the latest flag id, and the site's unfinished scoring jobs.
+    """The latest flag id, and the site's unfinished scoring jobs.
 
     An image counts as done when its chunk has succeeded: a chunk's scores and flags are
     recorded in one transaction, so the flags of every image counted done are there to
@@ -144,9 +178,7 @@ def queue_status(site: Site) -> QueueStatus:
         .values_list("id", "status", "total")
     )
     # (read after the jobs: a job seen finished has all its flags in what follows)
-    flags = Flag.objects.filter(site=site).aggregate(
-        pending=Count("id", filter=Q(status=FlagStatus.PENDING)), latest=Max("id")
-    )
+    latest = Flag.objects.filter(site=site).aggregate(latest=Max("id"))["latest"]
     done: dict[int, int] = {}
     chunks = ScoringChunk.objects.filter(
         job_id__in=[job_id for job_id, _, _ in jobs], status=JobStatus.SUCCEEDED
@@ -154,8 +186,7 @@ def queue_status(site: Site) -> QueueStatus:
     for job_id, asset_ids in chunks:
         done[job_id] = done.get(job_id, 0) + len(asset_ids)
     return QueueStatus(
-        pending=flags["pending"],
-        latest_flag=flags["latest"],
+        latest_flag=latest,
         jobs=[
             ScoringJobProgress(job_id, status, total, min(total, done.get(job_id, 0)))
             for job_id, status, total in jobs
@@ -244,9 +275,12 @@ def flags_for(
     checks = live_checks(site, user)
     mine = _own_opinions(site, user)
     if status == FlagStatus.PENDING:
-        shown = (Q(status=status) & ~Q(pk__in=mine.values("flag_id"))) | Q(
-            pk__in=checks.filter(answer="").values("flag_id")
-        )
+        shown = Q(status=status) & ~Q(pk__in=mine.values("flag_id"))
+        # The open checks (one at a time, usually none) as ids read first: with no OR on
+        # a subquery, the pending page is an index scan of ``flag_queue_order``.
+        open_checks = list(checks.filter(answer="").values_list("flag_id", flat=True))
+        if open_checks:
+            shown |= Q(pk__in=open_checks)
     elif status == FlagStatus.SUPERSEDED:
         shown = Q(status=status) & ~Q(pk__in=mine.values("flag_id"))
     else:

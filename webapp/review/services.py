@@ -115,8 +115,10 @@ def record_scores(
             continue
         if is_flagged and asset.pk not in labelled:
             flag, created = Flag.objects.get_or_create(
-                score=score, defaults={"site_id": asset.site_id}
+                score=score, defaults={"site_id": asset.site_id, "score_value": score.score}
             )
+            if not created and flag.score_value != score.score:  # (the queue's order)
+                Flag.objects.filter(pk=flag.pk).update(score_value=score.score)
             if created and current:
                 opened.append(flag.pk)
             if current and flag.status == FlagStatus.SUPERSEDED:
@@ -185,7 +187,13 @@ def flag_segments(*, version: DetectorVersion, video: Asset) -> list[Flag]:
             continue
         flag, created = Flag.objects.update_or_create(
             score=scores[segment.peak],
-            defaults={"site": site, "video": video, "start_frame": start, "end_frame": end},
+            defaults={
+                "site": site,
+                "video": video,
+                "start_frame": start,
+                "end_frame": end,
+                "score_value": scores[segment.peak].score,
+            },
         )
         if created and current:
             created_ids.append(flag.pk)

@@ -51,9 +51,20 @@ def check_capability(user: UserLike, site: Site, capability: Capability) -> None
         )
 
 
+#: The active version's JSON that only its own pages read: a trained version's manifest
+#: and evaluation hold an id (and a score) per training image, and decoding them on every
+#: request that names a site cost more than the rest of a review page's queries.
+UNREAD_VERSION_JSON = ("active_version__manifest", "active_version__evaluation")
+
+
 def access_site(user: UserLike, slug: str, capability: Capability = Capability.VIEW) -> Site:
     """The site with ``slug`` if ``user`` may do ``capability`` there (404/403 otherwise)."""
-    site = Site.objects.select_related("active_version").filter(slug=slug).first()
+    site = (
+        Site.objects.select_related("active_version")
+        .defer(*UNREAD_VERSION_JSON)
+        .filter(slug=slug)
+        .first()
+    )
     if site is None:
         raise Http404(f"Site '{slug}' not found.")
     check_capability(user, site, capability)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import CharField, OuterRef, QuerySet, Subquery, Value
 
-from webapp.sites.access import UserLike
+from webapp.sites.access import UNREAD_VERSION_JSON, UserLike
 from webapp.sites.models import AuditEntry, Membership, Site
 from webapp.sites.roles import Role
 
@@ -15,7 +15,7 @@ def sites_for(user: UserLike) -> QuerySet[Site]:
     ``role_of_user`` comes in the same query, so a list of sites costs one query however
     long it is (asking :func:`~webapp.sites.access.role_on` per site would cost one each).
     """
-    sites = Site.objects.select_related("active_version")
+    sites = Site.objects.select_related("active_version").defer(*UNREAD_VERSION_JSON)
     if not user.is_authenticated:
         return sites.none()
     if user.is_staff:

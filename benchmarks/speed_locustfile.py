@@ -1,0 +1,103 @@
+"""Locust users for ``benchmarks/speed.py`` (run by it, headless, against 127.0.0.1 only).
+
+Each class asks for one thing again and again; the benchmark picks the classes of a run
+on the command line and reads the per-name percentiles from locust's CSV. ``Static`` is
+the physical reference of each run: a small file served by the same server under the same
+load, so what a page costs beyond the bare HTTP round trip shows beside it. Everything a
+user needs (token, session cookie, slug, ids) comes in ``SPEED_*`` environment variables.
+"""
+
+from __future__ import annotations
+
+import os
+
+from locust import HttpUser, constant, constant_pacing, task
+
+SLUG = os.environ.get("SPEED_SLUG", "bench")
+TOKEN = os.environ.get("SPEED_TOKEN", "")
+SESSION = os.environ.get("SPEED_SESSION", "")
+VERSION = os.environ.get("SPEED_VERSION", "0")
+ASSET = os.environ.get("SPEED_ASSET", "0")
+#: Seconds between the starts of one user's requests ("paced"); 0 = back to back.
+PACING = float(os.environ.get("SPEED_PACING", "1.0"))
+#: How many users of each class, e.g. "QueuePage=4,FlagsApi=4,Static=2".
+COUNTS = {
+    name: int(count)
+    for name, count in (
+        part.split("=") for part in os.environ.get("SPEED_USERS", "").split(",") if part
+    )
+}
+
+
+def _wait():  # type: ignore[no-untyped-def]
+    return constant_pacing(PACING) if PACING > 0 else constant(0)
+
+
+class Static(HttpUser):
+    """The reference: a small static file (whitenoise), the same server and load."""
+
+    wait_time = _wait()
+
+    @task
+    def static_file(self) -> None:
+        self.client.get("/static/css/app.css", name="static file (reference)")
+
+
+class QueuePage(HttpUser):
+    """A reviewer opening the review queue page (signed in by session cookie)."""
+
+    wait_time = _wait()
+
+    def on_start(self) -> None:
+        self.client.cookies.set("sessionid", SESSION, domain="127.0.0.1")
+
+    @task
+    def queue_page(self) -> None:
+        self.client.get(f"/sites/{SLUG}/review/", name="review queue page")
+
+
+class FlagsApi(HttpUser):
+    """A script or the page asking for the first page of pending flags."""
+
+    wait_time = _wait()
+
+    @task
+    def pending_flags(self) -> None:
+        self.client.get(
+            f"/api/sites/{SLUG}/flags/?status=pending",
+            headers={"Authorization": f"Token {TOKEN}"},
+            name="GET flags?status=pending",
+        )
+
+
+class RocPlot(HttpUser):
+    """A version page's ROC plot, drawn once and then served from the cache (no ETag sent)."""
+
+    wait_time = _wait()
+
+    @task
+    def roc_plot(self) -> None:
+        self.client.get(
+            f"/versions/{VERSION}/plots/roc.png",
+            headers={"Authorization": f"Token {TOKEN}"},
+            cookies={"sessionid": SESSION},
+            name="ROC plot (cached)",
+        )
+
+
+class Thumbnail(HttpUser):
+    """A list's thumbnail of an asset, made on first request and kept in storage."""
+
+    wait_time = _wait()
+
+    @task
+    def thumbnail(self) -> None:
+        self.client.get(
+            f"/api/assets/{ASSET}/thumbnail/",
+            headers={"Authorization": f"Token {TOKEN}"},
+            name="thumbnail (stored)",
+        )
+
+
+for _user in (Static, QueuePage, FlagsApi, RocPlot, Thumbnail):
+    _user.fixed_count = COUNTS.get(_user.__name__, 0)
