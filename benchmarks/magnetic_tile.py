@@ -43,12 +43,8 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     "deep_knn_224": ("deep_knn", {"image_size": 224}),
     # the first default: one 224 px square per photo, whatever its shape
     "deep_knn_square224": ("deep_knn", {"image_size": 224, "keep_aspect": False}),
-    # grayscale tiles; 128 px in 8 x 8 patches of 16 px, 20 epochs fit in about a minute on 2 cores
-    # (mse+ssim, colour_difference or a wider bottleneck ranked no better in quick trials).
-    "patch_autoencoder": (
-        "patch_autoencoder",
-        {"image_size": 128, "grid": 8, "channels": 1, "epochs": 20, "latent_channels": 4},
-    ),
+    # the default: an autoencoder of MobileNetV2 features at 224 px (every_set.py compares sets)
+    "patch_autoencoder": ("patch_autoencoder", {}),
 }
 
 

@@ -1,43 +1,53 @@
-"""Convolutional autoencoder on a grid of patches (the MVTec AD grid-patch idea).
+"""Autoencoder of pretrained patch features (DFR-style): what it cannot rebuild is abnormal.
 
-Every image is resized to ``image_size`` (square), optionally turned grayscale, and cut into
-a ``grid`` x ``grid`` grid of patches. A small convolutional autoencoder (stride-2 conv
-encoder to a narrow spatial bottleneck, transposed-conv decoder, sigmoid output) learns to
-reconstruct the patches of normal images only; what it never saw, it reconstructs badly.
+Every photo goes once through a frozen ImageNet backbone (:mod:`detection.features.
+backbone`, the same mid-level MobileNetV2 patch maps as ``deep_knn``); a small convolutional
+autoencoder then learns to rebuild the feature maps of normal photos through a narrow
+bottleneck. A patch unlike any normal one is rebuilt badly, and feature space makes
+"unlike" mean a different texture, part or object rather than a few shifted pixels (the
+pixel-space version of this kind ranked forests above coasts and was at chance on tiles).
+Shi, Yang and Qi, "Unsupervised anomaly segmentation via deep feature reconstruction"
+(Neurocomputing 2021); anomalib keeps the same split of frozen extractor and small model.
 
-* Per-patch error: the mean of a per-pixel error map, ``mse`` (squared error), ``ssim``
-  (``(1 - SSIM) / 2`` with a gaussian window, kinder to slight misalignment of fine texture)
-  or their sum ``mse+ssim``. The training loss is the same quantity, so the model is
-  optimised for exactly what scores it.
-* Image score: the worst patch. A defect is local, and averaging it with dozens of clean
-  patches would hide it.
-* Heatmap: the per-pixel error map, stitched back from the patches, blurred and resized to
-  the input image's resolution (float32).
+* Training streams mini-batches of random crops of the cached feature maps (float16, on
+  the CPU; at the default 224 px about 0.2 MB per photo), so memory does not grow with the
+  model's input and the backbone runs once per photo, not once per epoch.
+* Error per position: squared error over the (per-channel standardised) features, divided
+  by what is normal *for that position* (mean and spread of the training photos' errors on
+  a fixed grid): borders and busy parts of a scene are always rebuilt less well, and would
+  otherwise look abnormal in every photo.
+* Image score (``image_score="combined"``): the worst position plus the mean over the
+  photo, each in units of its spread over the training photos, so both a small defect and
+  a photo that is wrong as a whole (a coast at a forest site) stand out. Heatmap: the
+  normalised error map upsampled to the photo's resolution and blurred.
 
-``preprocess="colour_difference"`` subtracts a per-site reference image (the per-pixel
-median of the training images at ``image_size``) before the autoencoder sees them: for a
-fixed camera the scene's layout is then removed and only deviations from it remain (the
-seed project's "colour difference to reference" enhancement). The reference is stored in
-the artefact beside the ``state_dict``; both are plain tensors written with ``torch.save``
-and read with ``weights_only=True``, so no pickled objects are ever loaded.
+Usage::
 
-Training is seeded (weight init, shuffling, augmentation) inside ``torch.random.fork_rng`` so
-the global RNG is left alone; on CUDA, cuDNN is asked for deterministic algorithms.
+    detector = create_detector("patch_autoencoder", {"image_size": 224})
+    detector.fit(normal_images)
+    result = detector.score(new_images)  # result.scores, result.heatmaps
+    detector.save("model.zip")
+    detector = load_detector("model.zip")
 
-torch is imported lazily so that listing kinds or using the histogram kind stays light.
+The artefact holds the autoencoder's weights and the normalisation statistics as plain
+tensors (``torch.save``, read with ``weights_only=True``); the backbone is rebuilt from the
+installed torchvision weights. Artefacts of the former pixel-space design cannot be read:
+loading one raises a :class:`~detection.base.DetectorError` asking for a new version.
+Training is seeded inside ``torch.random.fork_rng`` so the global RNG is left alone; torch
+is imported lazily so that listing kinds or using the histogram kind stays light.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 import numpy as np
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import Field
 
 from detection.base import (
+    Backbone,
     Detector,
     DetectorError,
     Device,
@@ -45,7 +55,10 @@ from detection.base import (
     ProgressCallback,
     ScoreResult,
     Seed,
+    Weights,
     check_images,
+    read_artefact,
+    scaled_progress,
     with_message,
 )
 from detection.registry import register
@@ -54,95 +67,97 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from detection.features.backbone import PatchFeatureExtractor
     from detection.objects import LabelledBox
 
-MODEL_FILE = "model.pt"
-REFERENCE_FILE = "reference.pt"
-Loss = Literal["mse", "ssim", "mse+ssim"]
-Preprocessing = Literal["none", "colour_difference"]
-LOSSES: tuple[str, ...] = get_args(Loss)
-PREPROCESSING: tuple[str, ...] = get_args(Preprocessing)
-#: The encoder halves the patch side this many times.
-DOWNSAMPLINGS = 3
-
-
-def _not_bool(value: object) -> object:
-    if isinstance(value, bool):
-        raise ValueError("channels must be 1 (grayscale) or 3 (colour)")
-    return value
+STATE_FILE = "feature_autoencoder.pt"
+#: Parameters only the former pixel-patch design had: an artefact naming them is old.
+_PIXEL_DESIGN_PARAMS = frozenset({"grid", "channels", "preprocess", "loss", "ssim_window"})
+#: Side of the grid the per-position error statistics live on (each photo's error map is
+#: resized to it); 28 is the feature grid of a square photo at the default 224 px.
+STATS_GRID = 28
+ImageScore = Literal["combined", "worst", "mean"]
 
 
 class PatchAutoencoderParams(Params):
+    backbone: Backbone = "mobilenet_v2"
+    weights: Weights = "IMAGENET1K_V1"
+    layers: Annotated[
+        tuple[Annotated[str, Field(min_length=1)], ...] | None,
+        Field(min_length=1),
+        with_message("layers must be a non-empty list of layer names, or null"),
+    ] = Field(
+        None,
+        description="Which inner layers of the network describe the image (torchvision node "
+        "names); empty = the usual pair for that network. For experts.",
+    )
     image_size: int = Field(
-        256,
-        ge=16,
+        224,
+        ge=32,
         le=1024,
-        description="Size in pixels of the square the photos are shrunk to before they are "
-        "cut into pieces; must be a multiple of 8 x grid.",
+        description="Size in pixels the photos are shrunk to before they are described (32 "
+        "to 1024); larger finds smaller defects but is slower.",
     )
-    grid: int = Field(
-        8,
-        ge=1,
-        le=64,
-        description="Pieces per side the photo is cut into (1 to 64); each piece is checked "
-        "on its own, so smaller pieces find smaller defects.",
+    keep_aspect: bool = Field(
+        True,
+        description="Keep each photo's proportions instead of squashing it into a square.",
     )
-    channels: Annotated[
-        Literal[1, 3],
-        BeforeValidator(_not_bool),
-        with_message("channels must be 1 (grayscale) or 3 (colour)"),
-    ] = Field(3, description="3 = look at colour, 1 = look at grey levels only.")
-    preprocess: Preprocessing = Field(
-        "none",
-        description='"colour_difference" first subtracts the typical (median) training photo, '
-        'so only what differs from it is learnt; "none" uses the photos as they are.',
-    )
-    width: int = Field(
-        32,
+    hidden_channels: int = Field(
+        64,
         ge=4,
-        le=256,
-        description="Size of the network's first layer (4 to 256); larger learns more detail "
-        "but is slower.",
+        le=1024,
+        description="Size of the network's outer layers (4 to 1024); larger learns more "
+        "detail but is slower.",
     )
     latent_channels: int = Field(
         16,
         ge=1,
         le=1024,
-        description="How much the network may remember about each piece (1 to 1024). Too "
-        "much and it reproduces defects too, so they no longer stand out.",
+        description="How much the network may remember about each region (1 to 1024). Too "
+        "much and it rebuilds defects too, so they no longer stand out.",
     )
-    loss: Loss = Field(
-        "mse",
-        description='How the rebuilt piece is compared with the original: "mse" (pixel '
-        'differences), "ssim" (differences in local structure) or both.',
+    kernel_size: Annotated[
+        Literal[1, 3],
+        with_message("kernel_size must be 1 or 3"),
+    ] = Field(
+        3,
+        description="3 = each region is rebuilt with its neighbours in view (better, about "
+        "three times slower to train); 1 = each region on its own.",
     )
-    ssim_window: int = Field(
-        11,
-        ge=3,
-        description="ssim only: side in pixels of the window structure is compared over (odd, "
-        "at least 3).",
-    )
-    ssim_sigma: float = Field(
-        1.5, gt=0, description="ssim only: how strongly the window favours its centre (> 0)."
-    )
-    epochs: int = Field(
-        30, ge=1, le=10_000, description="How many times training goes through all the pieces."
+    steps: int = Field(
+        600,
+        ge=1,
+        le=100_000,
+        description="Training steps; training time grows with them, not with the number of photos.",
     )
     batch_size: int = Field(
-        64, ge=1, le=4096, description="Pieces per training step; lower it if memory runs out."
+        16,
+        ge=1,
+        le=1024,
+        description="Pieces of photos per training step; lower it if memory runs out.",
+    )
+    crop_size: int = Field(
+        12,
+        ge=2,
+        le=128,
+        description="Side of each training piece, in regions of the description grid (one "
+        "region is 8 pixels of the shrunk photo).",
     )
     learning_rate: float = Field(
-        1e-3,
+        2e-3,
         gt=0,
         le=1,
         description="How big each training step is (more than 0, at most 1); too high makes "
         "training unstable.",
     )
-    augment: bool = Field(
-        False, description="While training, also show mirrored copies of the pieces."
+    image_score: ImageScore = Field(
+        "combined",
+        description='How a photo\'s score comes from its regions: "worst" (the most unusual '
+        'region: small defects), "mean" (the photo as a whole: wrong scenes or objects), or '
+        '"combined", both added up.',
     )
     blur_sigma: float = Field(
-        2.0,
+        4.0,
         ge=0,
         description="Smoothing of the heat map that shows where a photo looks abnormal, in "
         "pixels (0 = none).",
@@ -150,183 +165,203 @@ class PatchAutoencoderParams(Params):
     device: Device = "auto"
     seed: Seed = 0
 
-    @model_validator(mode="after")
-    def _check_shapes(self) -> Self:
-        if self.ssim_window % 2 == 0:
-            raise ValueError("ssim_window must be an odd integer of at least 3")
-        step = self.grid * 2**DOWNSAMPLINGS
-        if self.image_size % step:
-            raise ValueError(
-                f"image_size must be a multiple of 8 x grid = {step} so that each patch side "
-                f"is a multiple of 8; got image_size {self.image_size} with grid {self.grid}"
-            )
-        return self
 
-    @property
-    def patch_size(self) -> int:
-        return self.image_size // self.grid
+def build_feature_autoencoder(
+    channels: int, hidden: int, latent: int, kernel_size: int
+) -> nn.Module:
+    """Conv encoder to a 1x1 bottleneck of ``latent`` channels and back, at full resolution.
 
-
-def build_autoencoder(channels: int, width: int, latent_channels: int) -> nn.Module:
-    """Stride-2 conv encoder to a 1x1-conv bottleneck at 1/8 of the side, mirrored decoder.
-
-    No batch norm: the statistics of one site's patches would differ between training and
-    scoring batches, and a per-patch score must not depend on its batch neighbours.
+    No downsampling: the feature grid is already coarse (1/8 of the photo), and a defect
+    must stay in its own position. No batch norm: a position's error must not depend on
+    what else is in its batch.
     """
     from torch import nn
 
-    widths = [width * 2**i for i in range(DOWNSAMPLINGS)]
-    encoder: list[nn.Module] = []
-    previous = channels
-    for out in widths:
-        encoder += [nn.Conv2d(previous, out, 3, stride=2, padding=1), nn.LeakyReLU(0.2)]
-        previous = out
-    encoder.append(nn.Conv2d(previous, latent_channels, 1))
-    decoder: list[nn.Module] = [nn.Conv2d(latent_channels, previous, 1), nn.LeakyReLU(0.2)]
-    for out in [*reversed(widths[:-1]), None]:
-        last = out is None
-        target = channels if last else out
-        decoder.append(nn.ConvTranspose2d(previous, target, 4, stride=2, padding=1))
-        decoder.append(nn.Sigmoid() if last else nn.LeakyReLU(0.2))
-        previous = target
-    return nn.Sequential(nn.Sequential(*encoder), nn.Sequential(*decoder))
-
-
-def gaussian_window(size: int, sigma: float) -> torch.Tensor:
-    """Normalised (size, size) gaussian kernel."""
-    import torch
-
-    coords = torch.arange(size, dtype=torch.float32) - (size - 1) / 2
-    g = torch.exp(-(coords**2) / (2 * sigma**2))
-    g = g / g.sum()
-    return g[:, None] * g[None, :]
-
-
-def ssim_map(x: torch.Tensor, y: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
-    """Per-pixel SSIM of (B, C, H, W) images in [0, 1], averaged over channels -> (B, H, W).
-
-    Local statistics under a gaussian window (Wang et al. 2004, constants for data range 1);
-    borders are reflect-padded so every pixel gets a full window.
-    """
-    import torch.nn.functional as F
-
-    channels = x.shape[1]
-    kernel = window.to(x.device, x.dtype).expand(channels, 1, *window.shape)
-    pad = window.shape[-1] // 2
-
-    def blur(t: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(F.pad(t, (pad,) * 4, mode="reflect"), kernel, groups=channels)
-
-    c1, c2 = 0.01**2, 0.03**2
-    mu_x, mu_y = blur(x), blur(y)
-    var_x = blur(x * x) - mu_x**2
-    var_y = blur(y * y) - mu_y**2
-    cov = blur(x * y) - mu_x * mu_y
-    ssim = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / (
-        (mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2)
+    pad = kernel_size // 2
+    return nn.Sequential(
+        nn.Conv2d(channels, hidden, kernel_size, padding=pad),
+        nn.LeakyReLU(0.2),
+        nn.Conv2d(hidden, latent, 1),
+        nn.LeakyReLU(0.2),
+        nn.Conv2d(latent, hidden, 1),
+        nn.LeakyReLU(0.2),
+        nn.Conv2d(hidden, channels, kernel_size, padding=pad),
     )
-    return ssim.mean(dim=1)
 
 
 @register
 class PatchAutoencoderDetector(Detector):
-    """Conv autoencoder on a grid of patches; the worst patch's reconstruction error; heatmap."""
+    """Autoencoder of pretrained patch features; per-position normalised error; heatmap."""
 
     kind = "patch_autoencoder"
     title = "Redrawing"
     summary = (
-        "Learns to redraw normal photos piece by piece; the pieces it cannot redraw are "
-        "unusual, and it shows where."
+        "Learns to redraw what a pretrained image network sees in normal photos; the parts "
+        "it cannot redraw are unusual, and it shows where."
     )
     params_class = PatchAutoencoderParams
     params: PatchAutoencoderParams
     uses_gpu = True
 
-    #: Images prepared and scored together (their patches go through the model as one batch).
-    score_batch_images = 16
+    #: Photos run through the backbone together.
+    image_batch = 16
+    #: Bytes of float16 feature maps kept for training at most; beyond it a random share of
+    #: the photos trains (the steps see a few thousand crops, not every photo, anyway).
+    max_cache_bytes = 1 << 30
 
     def __init__(self, params: Params | dict[str, Any] | None = None) -> None:
         super().__init__(params)
         self.model: nn.Module | None = None
-        #: (S, S, C) float32 in [0, 1]: the median training image, for colour_difference.
-        self.reference: np.ndarray | None = None
-        #: Mean training loss per epoch, from the last :meth:`fit`.
+        #: Normalisation state as tensors on the CPU (see :meth:`_fit_statistics`).
+        self.stats: dict[str, torch.Tensor] = {}
+        #: Mean training loss per tenth of the steps, from the last :meth:`fit`.
         self.loss_history: list[float] = []
-        self._device: torch.device | None = None
-        self._window: torch.Tensor | None = None
+        self._extractor: PatchFeatureExtractor | None = None
 
     # -- helpers ----------------------------------------------------------------------
     @property
-    def device(self) -> torch.device:
-        """The torch device of the parameters' choice, resolved on first use."""
-        if self._device is None:
+    def extractor(self) -> PatchFeatureExtractor:
+        """The backbone, built on first use (raises WeightsMissingError without weights)."""
+        if self._extractor is None:
+            import torch
+
             from detection.device import pick_device
+            from detection.features.backbone import PatchFeatureExtractor
 
-            self._device = pick_device(self.params.device)
-        return self._device
+            p = self.params
+            # torchvision initialises the network at random before loading the weights:
+            # with a forked RNG that leaves the caller's random state as it was
+            with torch.random.fork_rng(devices=[]):
+                self._extractor = PatchFeatureExtractor(
+                    p.backbone, weights=p.weights, layers=p.layers, device=pick_device(p.device)
+                )
+        return self._extractor
 
-    def _prepare(self, image: np.ndarray) -> np.ndarray:
-        """One BGR image -> (S, S, C) uint8 at ``image_size``, grayscale if asked."""
-        import cv2
+    @property
+    def device(self) -> torch.device:
+        return self.extractor.device
 
-        check_images([image])
-        size = self.params.image_size
-        interpolation = cv2.INTER_AREA if min(image.shape[:2]) >= size else cv2.INTER_LINEAR
-        resized = cv2.resize(image, (size, size), interpolation=interpolation)
-        if self.params.channels == 1:
-            resized = cv2.cvtColor(resized, cv2.COLOR_BGR2GRAY)[..., None]
-        return resized
+    def _batches(self, images: Sequence[np.ndarray]) -> Iterator[tuple[int, list[np.ndarray]]]:
+        """Yield (start, images), reading a lazy sequence one item at a time."""
+        for start in range(0, len(images), self.image_batch):
+            batch = [images[i] for i in range(start, min(start + self.image_batch, len(images)))]
+            check_images(batch)
+            yield start, batch
 
-    def _model_input(self, prepared: np.ndarray) -> np.ndarray:
-        """(N, S, S, C) uint8 -> float32 in [0, 1], minus the reference when asked.
+    def _standardised(self, feature_map: torch.Tensor) -> torch.Tensor:
+        """(C, h, w) features -> float32 on the model's device, per-channel standardised."""
+        mean, std = self.stats["channel_mean"], self.stats["channel_std"]
+        x = feature_map.to(self.device).float()
+        return (x - mean.to(self.device)) / std.to(self.device)
 
-        A difference lies in [-1, 1]; it is mapped to [0, 1] (0.5 = same as the reference)
-        so that the sigmoid decoder can reproduce it.
-        """
-        values = prepared.astype(np.float32) / 255.0
-        if self.params.preprocess == "colour_difference":
-            assert self.reference is not None
-            values = (values - self.reference) * 0.5 + 0.5
-        return values
-
-    def _to_patches(self, values: np.ndarray) -> torch.Tensor:
-        """(N, S, S, C) -> (N * grid * grid, C, P, P), patches in row-major order per image."""
+    def error_map(self, feature_map: torch.Tensor) -> torch.Tensor:
+        """(C, h, w) features -> (h, w) squared reconstruction error, on the CPU."""
         import torch
 
-        n, _, _, c = values.shape
-        g, p = self.params.grid, self.params.patch_size
-        patches = values.reshape(n, g, p, g, p, c).transpose(0, 1, 3, 5, 2, 4)
-        return torch.from_numpy(np.ascontiguousarray(patches.reshape(n * g * g, c, p, p)))
+        assert self.model is not None
+        x = self._standardised(feature_map)[None]
+        with torch.inference_mode():
+            return ((self.model(x) - x) ** 2).mean(dim=1)[0].float().cpu()
 
-    def _from_patches(self, maps: np.ndarray) -> np.ndarray:
-        """(N * grid * grid, P, P) per-pixel maps -> (N, S, S) whole-image maps."""
-        g, p = self.params.grid, self.params.patch_size
-        n = maps.shape[0] // (g * g)
-        return maps.reshape(n, g, g, p, p).transpose(0, 1, 3, 2, 4).reshape(n, g * p, g * p)
+    def normalised_map(self, error: torch.Tensor) -> torch.Tensor:
+        """(h, w) error -> the error in units of the normal spread at each position."""
+        import torch
+        import torch.nn.functional as F
 
-    def _ssim_window(self) -> torch.Tensor:
-        if self._window is None:
-            size = min(self.params.ssim_window, self.params.patch_size)
-            size -= 1 - size % 2  # odd, at most the patch side
-            self._window = gaussian_window(max(size, 1), float(self.params.ssim_sigma))
-        return self._window
+        grids = torch.stack([self.stats["position_mean"], self.stats["position_std"]])
+        mean, std = F.interpolate(grids[None], size=tuple(error.shape), mode="bilinear")[0]
+        return (error - mean) / std
 
-    def error_map(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Per-pixel error of reconstructions ``y`` of patches ``x`` -> (B, P, P)."""
-        loss = self.params.loss
-        error = ((x - y) ** 2).mean(dim=1) if "mse" in loss else None
-        if "ssim" in loss:
-            dissimilarity = (1 - ssim_map(x, y, self._ssim_window())) / 2
-            error = dissimilarity if error is None else error + dissimilarity
-        assert error is not None
-        return error
+    def image_score(self, z: torch.Tensor) -> float:
+        """One photo's score from its normalised error map (see ``image_score``)."""
+        worst, mean = float(z.max()), float(z.mean())
+        how = self.params.image_score
+        if how == "worst":
+            return worst
+        if how == "mean":
+            return mean
+        s = self.stats["score_scale"].tolist()  # [worst mean, worst std, mean mean, mean std]
+        return (worst - s[0]) / s[1] + (mean - s[2]) / s[3]
 
-    def _image_batches(self, total: int) -> Iterator[list[int]]:
-        size = self.score_batch_images
-        for start in range(0, total, size):
-            yield list(range(start, min(start + size, total)))
+    def heatmap(self, z: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        """The normalised error grid upsampled to the photo's (H, W) and blurred."""
+        import cv2
 
-    # -- the interface ----------------------------------------------------------------
+        height, width = shape
+        full = cv2.resize(z.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+        if self.params.blur_sigma > 0:
+            full = cv2.GaussianBlur(full, (0, 0), sigmaX=float(self.params.blur_sigma))
+        return full.astype(np.float32, copy=False)
+
+    # -- fitting ----------------------------------------------------------------------
+    def _feature_cache(
+        self, images: Sequence[np.ndarray], progress: ProgressCallback
+    ) -> list[torch.Tensor]:
+        """The training photos' feature maps, float16 on the CPU (a random share if huge)."""
+        p = self.params
+        total = len(images)
+        keep: set[int] | None = None
+        cache: list[torch.Tensor] = []
+        for start, batch in self._batches(images):
+            maps = self.extractor(batch, p.image_size, p.keep_aspect)
+            for offset, feature_map in enumerate(maps):
+                if keep is None or start + offset in keep:
+                    cache.append(feature_map.half().cpu())
+            if keep is None:
+                per_map = cache[0].numel() * cache[0].element_size()
+                if per_map * total > self.max_cache_bytes:
+                    rng = np.random.default_rng(p.seed)
+                    n_keep = max(2, self.max_cache_bytes // per_map)
+                    keep = set(rng.choice(total, n_keep, replace=False).tolist())
+                    cache = [m for i, m in enumerate(cache) if i in keep]
+            progress((start + len(batch)) / total, f"features {start + len(batch)}/{total}")
+        return cache
+
+    def _crops(
+        self, cache: Sequence[torch.Tensor], side: int, rng: np.random.Generator
+    ) -> torch.Tensor:
+        """A training batch: ``batch_size`` random (C, side, side) crops of cached maps."""
+        import torch
+
+        crops = []
+        for index in rng.integers(len(cache), size=self.params.batch_size):
+            feature_map = cache[int(index)]
+            y = int(rng.integers(feature_map.shape[1] - side + 1))
+            x = int(rng.integers(feature_map.shape[2] - side + 1))
+            crops.append(feature_map[:, y : y + side, x : x + side])
+        return torch.stack(crops)
+
+    def _fit_statistics(self, cache: Sequence[torch.Tensor]) -> None:
+        """Per-position and per-photo error statistics of the training photos.
+
+        The spread at a position is floored by half the spread over all positions, so a
+        position that happened to be rebuilt equally well in every training photo does not
+        turn a tiny difference into a huge score.
+        """
+        import torch
+        import torch.nn.functional as F
+
+        errors = [self.error_map(m) for m in cache]
+        every = torch.cat([e.flatten() for e in errors])
+        on_grid = torch.stack(
+            [
+                F.interpolate(
+                    e[None, None], size=(STATS_GRID, STATS_GRID), mode="bilinear"
+                ).reshape(STATS_GRID, STATS_GRID)
+                for e in errors
+            ]
+        )
+        floor = 0.5 * float(every.std()) + 1e-6
+        self.stats["position_mean"] = on_grid.mean(dim=0)
+        self.stats["position_std"] = on_grid.std(dim=0, correction=0) + floor
+        z = [self.normalised_map(e) for e in errors]
+        worst = torch.tensor([float(m.max()) for m in z], dtype=torch.float64)
+        mean = torch.tensor([float(m.mean()) for m in z], dtype=torch.float64)
+        spread = [float(t.std(correction=0)) + 1e-6 for t in (worst, mean)]
+        self.stats["score_scale"] = torch.tensor(
+            [float(worst.mean()), spread[0], float(mean.mean()), spread[1]], dtype=torch.float64
+        )
+
     def fit(
         self,
         images: Sequence[np.ndarray],
@@ -341,130 +376,118 @@ class PatchAutoencoderDetector(Detector):
         if total < 2:
             raise DetectorError(f"{self.kind} needs at least 2 training images; got {total}")
         p = self.params
-        prepared = np.empty((total, p.image_size, p.image_size, p.channels), np.uint8)
-        for index in range(total):
-            prepared[index] = self._prepare(images[index])
-            if progress and (index % 25 == 0 or index == total - 1):
-                progress(0.1 * (index + 1) / total, f"images {index + 1}/{total}")
-        self.reference = None
-        if p.preprocess == "colour_difference":
-            self.reference = (np.median(prepared, axis=0) / 255.0).astype(np.float32)
-        patches = self._to_patches(self._model_input(prepared)).to(self.device)
-        del prepared
-
+        cache = self._feature_cache(images, scaled_progress(progress, 0.0, 0.3))
+        every = torch.cat([m.flatten(1).float() for m in cache], dim=1)
+        self.stats = {
+            "channel_mean": every.mean(dim=1)[:, None, None],
+            "channel_std": every.std(dim=1)[:, None, None] + 1e-3,
+        }
+        del every
+        side = min(p.crop_size, *(min(m.shape[1:]) for m in cache))
         device = self.device
-        devices = [device] if device.type == "cuda" else []
         rng = np.random.default_rng(p.seed)
-        n_patches = len(patches)
-        n_steps = math.ceil(n_patches / p.batch_size)
         history: list[float] = []
+        report_every = max(1, p.steps // 10)
         with (
-            torch.random.fork_rng(devices=devices),
+            torch.random.fork_rng(devices=[device] if device.type == "cuda" else []),
             torch.backends.cudnn.flags(enabled=True, benchmark=False, deterministic=True),
         ):
             torch.manual_seed(p.seed)
-            model = build_autoencoder(p.channels, p.width, p.latent_channels).to(device)
+            channels = cache[0].shape[0]
+            model = build_feature_autoencoder(
+                channels, p.hidden_channels, p.latent_channels, p.kernel_size
+            ).to(device)
             optimizer = torch.optim.Adam(model.parameters(), lr=p.learning_rate)
             model.train()
-            for epoch in range(p.epochs):
-                order = torch.from_numpy(rng.permutation(n_patches)).to(device)
-                loss_sum = 0.0
-                for step in range(n_steps):
-                    batch = patches[order[step * p.batch_size : (step + 1) * p.batch_size]]
-                    if p.augment:
-                        batch = self._augmented(batch, rng)
-                    loss = self.error_map(batch, model(batch)).mean()
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimizer.step()
-                    loss_sum += float(loss.detach()) * len(batch)
-                history.append(loss_sum / n_patches)
-                if progress:
-                    progress(
-                        0.1 + 0.9 * (epoch + 1) / p.epochs,
-                        f"epoch {epoch + 1}/{p.epochs}: {p.loss} loss {history[-1]:.5f}",
-                    )
+            mean = self.stats["channel_mean"].to(device)
+            std = self.stats["channel_std"].to(device)
+            loss_sum = 0.0
+            for step in range(p.steps):
+                batch = (self._crops(cache, side, rng).to(device).float() - mean) / std
+                loss = ((model(batch) - batch) ** 2).mean()
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                loss_sum += float(loss.detach())
+                if (step + 1) % report_every == 0 or step + 1 == p.steps:
+                    done = (step % report_every) + 1
+                    history.append(loss_sum / done)
+                    loss_sum = 0.0
+                    if progress:
+                        progress(
+                            0.3 + 0.65 * (step + 1) / p.steps,
+                            f"step {step + 1}/{p.steps}: loss {history[-1]:.4f}",
+                        )
         self.model = model.eval()
         self.loss_history = history
+        self._fit_statistics(cache)
         self.is_fitted = True
         if progress:
-            progress(1.0, f"fitted on {n_patches} patches of {total} images")
+            progress(1.0, f"fitted on the features of {len(cache)} of {total} images")
         return self
 
-    @staticmethod
-    def _augmented(batch: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
-        """Flip a random half of the patches left-right and another random half upside down."""
-        import torch
-
-        batch = batch.clone()
-        for dim in (3, 2):
-            chosen = torch.from_numpy(np.flatnonzero(rng.random(len(batch)) < 0.5))
-            chosen = chosen.to(batch.device)
-            batch[chosen] = batch[chosen].flip(dim)
-        return batch
-
+    # -- scoring ----------------------------------------------------------------------
     def score(self, images: Sequence[np.ndarray]) -> ScoreResult:
-        import cv2
-        import torch
-
         self._require_fitted()
         assert self.model is not None
         if next(self.model.parameters()).device != self.device:
             self.model.to(self.device)
         p = self.params
-        cells = p.grid * p.grid
         scores = np.zeros(len(images), dtype=np.float64)
         heatmaps: list[np.ndarray] = []
-        for indices in self._image_batches(len(images)):
-            shapes, rows = [], []
-            for i in indices:  # each image read once, then only its prepared copy is kept
-                image = images[i]
-                shapes.append(image.shape[:2])
-                rows.append(self._prepare(image))
-            prepared = np.stack(rows)
-            patches = self._to_patches(self._model_input(prepared)).to(self.device)
-            with torch.inference_mode():
-                errors = self.error_map(patches, self.model(patches)).float().cpu().numpy()
-            patch_errors = errors.reshape(len(indices), cells, -1).mean(axis=2, dtype=np.float64)
-            scores[indices[0] : indices[-1] + 1] = patch_errors.max(axis=1)
-            for full, (height, width) in zip(self._from_patches(errors), shapes, strict=True):
-                full = np.ascontiguousarray(full, dtype=np.float32)
-                if p.blur_sigma > 0:
-                    full = cv2.GaussianBlur(full, (0, 0), sigmaX=float(p.blur_sigma))
-                heatmap = cv2.resize(full, (width, height), interpolation=cv2.INTER_LINEAR)
-                heatmaps.append(heatmap.astype(np.float32, copy=False))
+        for start, batch in self._batches(images):
+            maps = self.extractor(batch, p.image_size, p.keep_aspect)
+            for offset, (image, feature_map) in enumerate(zip(batch, maps, strict=True)):
+                z = self.normalised_map(self.error_map(feature_map))
+                scores[start + offset] = self.image_score(z)
+                heatmaps.append(self.heatmap(z.numpy(), image.shape[:2]))
         return ScoreResult(scores=scores, heatmaps=heatmaps)
+
+    # -- the artefact -----------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | Path) -> Self:
+        """As :meth:`Detector.load`, with a plain message for the former pixel design."""
+        meta, state = read_artefact(path)
+        if meta.get("kind") == cls.kind and (
+            _PIXEL_DESIGN_PARAMS & set(meta.get("params") or {}) or STATE_FILE not in state
+        ):
+            raise DetectorError(
+                "this patch_autoencoder model was saved by an older version (an autoencoder "
+                "of pixel patches) that can no longer be read; train a new version"
+            )
+        return super().load(path)
 
     def _dump(self, state_dir: Path) -> None:
         import torch
 
         assert self.model is not None
-        state = {name: tensor.detach().cpu() for name, tensor in self.model.state_dict().items()}
-        torch.save(state, state_dir / MODEL_FILE)
-        if self.reference is not None:
-            torch.save({"reference": torch.from_numpy(self.reference)}, state_dir / REFERENCE_FILE)
+        weights = {name: t.detach().cpu() for name, t in self.model.state_dict().items()}
+        stats = {name: t.cpu() for name, t in self.stats.items()}
+        torch.save({"model": weights, "stats": stats}, state_dir / STATE_FILE)
 
     def _restore(self, state_dir: Path) -> None:
         import torch
 
         p = self.params
-        state = torch.load(state_dir / MODEL_FILE, map_location="cpu", weights_only=True)
-        if not isinstance(state, dict):
+        state = torch.load(state_dir / STATE_FILE, map_location="cpu", weights_only=True)
+        names = ("channel_mean", "channel_std", "position_mean", "position_std", "score_scale")
+        if (
+            not isinstance(state, dict)
+            or not isinstance(state.get("model"), dict)
+            or not isinstance(state.get("stats"), dict)
+            or not all(isinstance(state["stats"].get(n), torch.Tensor) for n in names)
+        ):
             raise DetectorError(f"{self.kind} artefact has no valid model state")
-        model = build_autoencoder(p.channels, p.width, p.latent_channels)
+        stats = {n: state["stats"][n] for n in names}
+        channels = stats["channel_mean"].shape[0]
+        model = build_feature_autoencoder(
+            channels, p.hidden_channels, p.latent_channels, p.kernel_size
+        )
         try:
-            model.load_state_dict(state, strict=True)
+            model.load_state_dict(state["model"], strict=True)
         except RuntimeError as exc:
             raise DetectorError(
                 f"{self.kind} artefact does not match its parameters: {exc}"
             ) from exc
         self.model = model.eval()
-        self.reference = None
-        if p.preprocess == "colour_difference":
-            path = state_dir / REFERENCE_FILE
-            saved = torch.load(path, map_location="cpu", weights_only=True) if path.exists() else {}
-            reference = saved.get("reference") if isinstance(saved, dict) else None
-            expected = (p.image_size, p.image_size, p.channels)
-            if reference is None or tuple(reference.shape) != expected:
-                raise DetectorError(f"{self.kind} artefact has no valid reference image")
-            self.reference = reference.numpy().astype(np.float32)
+        self.stats = stats

@@ -22,7 +22,7 @@ FAST_PARAMS = {
     "auto": {"candidate_params": {"deep_knn": {"image_size": 64}}},
     "histogram_iforest": {"estimator": "isolation_forest", "n_estimators": 50},
     "deep_knn": {"image_size": 64},
-    "patch_autoencoder": {"image_size": 64, "grid": 4, "epochs": 10},
+    "patch_autoencoder": {"image_size": 64, "steps": 60},
     "classifier_openset": {"image_size": 64, "epochs": 2},
     "video_autoencoder": {
         "frame_width": 32,

@@ -1,24 +1,31 @@
-"""The grid-patch autoencoder kind: fit, score ordering, heatmaps, save/load, params.
+"""The feature autoencoder kind: fit, score ordering, heatmaps, save/load, params, real data.
 
-Tiny images (64 px, a 4 x 4 grid of 16 px patches) and few epochs keep this file within
-seconds on two CPU cores; the real-data figures come from ``benchmarks/magnetic_tile.py``.
+Tiny images (64 px: an 8 x 8 grid of backbone features) and few steps keep the synthetic
+tests within seconds on two CPU cores; the real-data floor uses a small slice of
+``mvtec-bottle`` (skipped without ``../shared/datasets``); the figures on every set come
+from ``benchmarks/every_set.py``.
 """
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
+from benchmarks.datasets import DATASETS, one_class_split
 from detection.base import DetectorError, ParamsError
 from detection.detectors.patch_autoencoder import PatchAutoencoderDetector
+from detection.evaluation import evaluate_one_class
+from detection.images import read_image
 from detection.registry import available_kinds, create_detector, detector_class, load_detector
 from tests.images import green_texture, grey_blue_scene, texture_with_defect
 
 SIZE = 64
-PARAMS = {"image_size": SIZE, "grid": 4, "epochs": 10, "batch_size": 16, "device": "cpu"}
+PARAMS = {"image_size": SIZE, "steps": 100, "device": "cpu"}
 NORMAL = [green_texture(i, SIZE) for i in range(14)]
 ODD = [grey_blue_scene(i, SIZE) for i in range(4)]
 
@@ -54,9 +61,20 @@ def test_heatmap_has_the_input_shape_and_peaks_on_the_defect(
         assert heatmap.shape == image.shape[:2] and heatmap.dtype == np.float32
         y, x = np.unravel_index(np.argmax(heatmap), heatmap.shape)
         assert rows.start <= y < rows.stop and cols.start <= x < cols.stop
-    # one bad patch is enough to lift the image above every clean held-out texture
+    # one bad region is enough to lift the image above every clean held-out texture
     clean = fitted.score(NORMAL[10:]).scores
     assert result.scores[1:].min() > clean.max()
+
+
+def test_each_way_of_scoring_a_photo_keeps_odd_ones_on_top(
+    fitted: PatchAutoencoderDetector,
+) -> None:
+    for how in ("worst", "mean"):
+        fitted.params = fitted.params.model_copy(update={"image_score": how})
+        try:
+            assert fitted.score(ODD).scores.min() > fitted.score(NORMAL[10:]).scores.max()
+        finally:
+            fitted.params = fitted.params.model_copy(update={"image_score": "combined"})
 
 
 def test_save_load_round_trip_gives_identical_scores(
@@ -65,7 +83,7 @@ def test_save_load_round_trip_gives_identical_scores(
     path = tmp_path / "model.zip"
     fitted.save(path)
     with zipfile.ZipFile(path) as archive:
-        assert "state/model.pt" in archive.namelist()
+        assert archive.namelist() == ["meta.json", "state/feature_autoencoder.pt"]
     loaded = load_detector(path)
     assert isinstance(loaded, PatchAutoencoderDetector)
     images = NORMAL[10:] + ODD
@@ -76,53 +94,49 @@ def test_save_load_round_trip_gives_identical_scores(
         np.testing.assert_array_equal(a, b)
 
 
-def test_grayscale_colour_difference_ssim_fits_and_round_trips(tmp_path: Path) -> None:
-    params = {
-        **PARAMS,
-        "channels": 1,
-        "preprocess": "colour_difference",
-        "loss": "mse+ssim",
-        "epochs": 4,
-        "augment": True,
-    }
-    messages: list[str] = []
-    detector = create_detector("patch_autoencoder", params)
-    detector.fit(NORMAL[:6], progress=lambda fraction, message: messages.append(message))
-    assert sum(message.startswith("epoch ") for message in messages) == 4
-    assert isinstance(detector, PatchAutoencoderDetector)
-    assert detector.reference is not None and detector.reference.shape == (SIZE, SIZE, 1)
-    path = tmp_path / "model.zip"
-    detector.save(path)
-    with zipfile.ZipFile(path) as archive:
-        assert "state/reference.pt" in archive.namelist()
-    loaded = load_detector(path)
-    assert isinstance(loaded, PatchAutoencoderDetector) and loaded.reference is not None
-    np.testing.assert_array_equal(loaded.reference, detector.reference)
-    images = NORMAL[10:12] + ODD[:2]
-    np.testing.assert_array_equal(detector.score(images).scores, loaded.score(images).scores)
+def test_an_artefact_of_the_pixel_design_asks_for_a_new_version(tmp_path: Path) -> None:
+    path = tmp_path / "old.zip"
+    old_params = {"image_size": 256, "grid": 8, "channels": 3, "loss": "mse", "epochs": 30}
+    with zipfile.ZipFile(path, "w") as archive:
+        meta = {"format": 1, "kind": "patch_autoencoder", "params": old_params}
+        archive.writestr("meta.json", json.dumps(meta))
+        archive.writestr("state/model.pt", b"not read")
+    with pytest.raises(DetectorError, match=r"older version .* train a new version"):
+        load_detector(path)
 
 
-def test_same_seed_gives_the_same_model() -> None:
-    params = {**PARAMS, "epochs": 2}
+def test_same_seed_gives_the_same_model_and_leaves_the_global_rng_alone() -> None:
+    params = {**PARAMS, "steps": 10}
+    before = torch.random.get_rng_state()
     first = create_detector("patch_autoencoder", params).fit(NORMAL[:4])
+    assert torch.equal(torch.random.get_rng_state(), before)
     second = create_detector("patch_autoencoder", params).fit(NORMAL[:4])
     np.testing.assert_array_equal(first.score(ODD).scores, second.score(ODD).scores)
+
+
+def test_training_keeps_a_share_of_the_photos_when_the_cache_would_be_too_big() -> None:
+    detector = create_detector("patch_autoencoder", {**PARAMS, "steps": 2, "kernel_size": 1})
+    assert isinstance(detector, PatchAutoencoderDetector)
+    one_map = 128 * 8 * 8 * 2  # float16 features of one 64 px photo
+    detector.max_cache_bytes = 5 * one_map
+    messages: list[str] = []
+    detector.fit(NORMAL[:12], progress=lambda fraction, message: messages.append(message))
+    assert messages[-1] == "fitted on the features of 5 of 12 images"
+    assert sum(message.startswith("step ") for message in messages) == 2
 
 
 @pytest.mark.parametrize(
     "params",
     [
-        {"grid": 0},
-        {"image_size": 60, "grid": 4},  # patch side 15 is not a multiple of 8
-        {"channels": 2},
-        {"preprocess": "sharpen"},
-        {"loss": "l1"},
-        {"epochs": 0},
+        {"image_size": 16},
+        {"kernel_size": 2},
+        {"latent_channels": 0},
+        {"steps": 0},
         {"learning_rate": 0},
-        {"ssim_window": 4},
-        {"augment": "yes"},
+        {"image_score": "median"},
+        {"keep_aspect": "yes"},
         {"device": "tpu"},
-        {"colour": 3},
+        {"grid": 8},  # a parameter of the former pixel design
     ],
 )
 def test_bad_params_raise_params_error(params: dict) -> None:
@@ -138,3 +152,24 @@ def test_fitting_needs_two_images_and_scoring_needs_a_fit() -> None:
         detector.score(NORMAL[:1])
     with pytest.raises(DetectorError):
         detector.fit([NORMAL[0], NORMAL[1][..., 0]])  # not HxWx3
+
+
+BOTTLE = DATASETS / "mvtec-bottle"
+
+
+@pytest.mark.dataset
+@pytest.mark.skipif(not BOTTLE.is_dir(), reason=f"real data set absent: {BOTTLE} not found")
+def test_real_bottles_broken_and_contaminated_ones_score_above_good_ones() -> None:
+    """A slice of mvtec-bottle: 20 good photos train, 12 good and 12 defective test.
+
+    Measured 1.000 with these settings (the whole set, every_set's split: see
+    ``benchmarks/README.md``); the floor leaves room for a change of machine or torch.
+    """
+    split = one_class_split("mvtec-bottle", seed=0)
+    train = [read_image(p) for p in split.train_normal[:20]]
+    normal = [read_image(p) for p in split.test_normal[:12]]
+    anomalous = [read_image(p) for paths in split.test_anomalous.values() for p in paths[:4]]
+    params = {"steps": 200, "device": "cpu"}
+    result = evaluate_one_class("patch_autoencoder", params, train, normal, anomalous)
+    print(f"mvtec-bottle slice AUROC {result.metrics['auroc']:.3f}")
+    assert result.metrics["auroc"] >= 0.95
