@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from detection.features.backbone import PatchFeatureExtractor
+
 
 class TorchKind:
     """Device choice, seeded training and artefact tensors for a kind with a ``device`` and a
@@ -89,14 +91,33 @@ class TorchKind:
             )
         return state
 
-    def load_model_state(self, model: nn.Module, path: Path) -> nn.Module:
-        """``model`` with the ``state_dict`` saved at ``path`` (strict), in eval mode."""
-        state = self.load_tensors(path)
+    def load_model_state(self, model: nn.Module, source: Path | Mapping[str, Any]) -> nn.Module:
+        """``model`` with the ``state_dict`` saved at ``source`` (a path, or what was read
+        from one), loaded strictly, in eval mode."""
+        state = self.load_tensors(source) if isinstance(source, Path) else source
+        if not isinstance(state, Mapping):
+            raise DetectorError(f"{self.kind} artefact has no valid model state")
         try:
             model.load_state_dict(state, strict=True)
         except RuntimeError as exc:
             raise DetectorError(f"{self.kind} artefact does not fit its parameters: {exc}") from exc
         return model.eval()
+
+    def build_extractor(self) -> PatchFeatureExtractor:
+        """The pretrained backbone of ``params.backbone`` / ``weights`` / ``layers``.
+
+        torchvision initialises a network at random before it loads the weights; built
+        under a forked RNG, that leaves the caller's random state as it was.
+        """
+        import torch
+
+        from detection.features.backbone import PatchFeatureExtractor
+
+        p = self.params
+        with torch.random.fork_rng(devices=[]):
+            return PatchFeatureExtractor(
+                p.backbone, weights=p.weights, layers=p.layers, device=self.device
+            )
 
 
 def model_state(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -130,4 +151,6 @@ def _to_cpu(value: Any) -> Any:
         return value.detach().cpu().contiguous()
     if isinstance(value, list | tuple):
         return [_to_cpu(item) for item in value]
+    if isinstance(value, dict):
+        return {name: _to_cpu(item) for name, item in value.items()}
     return value

@@ -213,12 +213,7 @@ class DeepKnnDetector(TorchKind, Detector):
     def extractor(self) -> PatchFeatureExtractor:
         """The backbone, built on first use (raises WeightsMissingError without weights)."""
         if self._extractor is None:
-            from detection.features.backbone import PatchFeatureExtractor
-
-            p = self.params
-            self._extractor = PatchFeatureExtractor(
-                p.backbone, weights=p.weights, layers=p.layers, device=self.device
-            )
+            self._extractor = self.build_extractor()
         return self._extractor
 
     def features(self, images: Sequence[np.ndarray], image_size: int) -> list[torch.Tensor]:

@@ -33,8 +33,9 @@ The artefact holds the autoencoder's weights and the normalisation statistics as
 tensors (``torch.save``, read with ``weights_only=True``); the backbone is rebuilt from the
 installed torchvision weights. Artefacts of the former pixel-space design cannot be read:
 loading one raises a :class:`~detection.base.DetectorError` asking for a new version.
-Training is seeded inside ``torch.random.fork_rng`` so the global RNG is left alone; torch
-is imported lazily so that listing kinds or using the histogram kind stays light.
+Training is seeded without touching the global random state, and devices, tensor files and
+map upsampling are those of every torch kind (:mod:`detection.components.torch_kind`);
+torch is imported lazily so that listing kinds or using the histogram kind stays light.
 """
 
 from __future__ import annotations
@@ -56,10 +57,15 @@ from detection.base import (
     ScoreResult,
     Seed,
     Weights,
-    check_images,
     read_artefact,
     scaled_progress,
     with_message,
+)
+from detection.components.torch_kind import (
+    TorchKind,
+    checked_batches,
+    model_state,
+    upsample_map,
 )
 from detection.registry import register
 
@@ -190,7 +196,7 @@ def build_feature_autoencoder(
 
 
 @register
-class PatchAutoencoderDetector(Detector):
+class PatchAutoencoderDetector(TorchKind, Detector):
     """Autoencoder of pretrained patch features; per-position normalised error; heatmap."""
 
     kind = "patch_autoencoder"
@@ -223,30 +229,11 @@ class PatchAutoencoderDetector(Detector):
     def extractor(self) -> PatchFeatureExtractor:
         """The backbone, built on first use (raises WeightsMissingError without weights)."""
         if self._extractor is None:
-            import torch
-
-            from detection.device import pick_device
-            from detection.features.backbone import PatchFeatureExtractor
-
-            p = self.params
-            # torchvision initialises the network at random before loading the weights:
-            # with a forked RNG that leaves the caller's random state as it was
-            with torch.random.fork_rng(devices=[]):
-                self._extractor = PatchFeatureExtractor(
-                    p.backbone, weights=p.weights, layers=p.layers, device=pick_device(p.device)
-                )
+            self._extractor = self.build_extractor()
         return self._extractor
 
-    @property
-    def device(self) -> torch.device:
-        return self.extractor.device
-
     def _batches(self, images: Sequence[np.ndarray]) -> Iterator[tuple[int, list[np.ndarray]]]:
-        """Yield (start, images), reading a lazy sequence one item at a time."""
-        for start in range(0, len(images), self.image_batch):
-            batch = [images[i] for i in range(start, min(start + self.image_batch, len(images)))]
-            check_images(batch)
-            yield start, batch
+        return checked_batches(images, self.image_batch)
 
     def _standardised(self, feature_map: torch.Tensor) -> torch.Tensor:
         """(C, h, w) features -> float32 on the model's device, per-channel standardised."""
@@ -287,8 +274,7 @@ class PatchAutoencoderDetector(Detector):
         """The normalised error grid upsampled to the photo's (H, W) and blurred."""
         import cv2
 
-        height, width = shape
-        full = cv2.resize(z.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+        full = upsample_map(z, shape)
         if self.params.blur_sigma > 0:
             full = cv2.GaussianBlur(full, (0, 0), sigmaX=float(self.params.blur_sigma))
         return full.astype(np.float32, copy=False)
@@ -388,11 +374,7 @@ class PatchAutoencoderDetector(Detector):
         rng = np.random.default_rng(p.seed)
         history: list[float] = []
         report_every = max(1, p.steps // 10)
-        with (
-            torch.random.fork_rng(devices=[device] if device.type == "cuda" else []),
-            torch.backends.cudnn.flags(enabled=True, benchmark=False, deterministic=True),
-        ):
-            torch.manual_seed(p.seed)
+        with self.seeded(deterministic=True):
             channels = cache[0].shape[0]
             model = build_feature_autoencoder(
                 channels, p.hidden_channels, p.latent_channels, p.kernel_size
@@ -430,8 +412,7 @@ class PatchAutoencoderDetector(Detector):
     def score(self, images: Sequence[np.ndarray]) -> ScoreResult:
         self._require_fitted()
         assert self.model is not None
-        if next(self.model.parameters()).device != self.device:
-            self.model.to(self.device)
+        self.on_device(self.model)
         p = self.params
         scores = np.zeros(len(images), dtype=np.float64)
         heatmaps: list[np.ndarray] = []
@@ -458,22 +439,19 @@ class PatchAutoencoderDetector(Detector):
         return super().load(path)
 
     def _dump(self, state_dir: Path) -> None:
-        import torch
-
         assert self.model is not None
-        weights = {name: t.detach().cpu() for name, t in self.model.state_dict().items()}
-        stats = {name: t.cpu() for name, t in self.stats.items()}
-        torch.save({"model": weights, "stats": stats}, state_dir / STATE_FILE)
+        self.save_tensors(
+            state_dir / STATE_FILE, {"model": model_state(self.model), "stats": self.stats}
+        )
 
     def _restore(self, state_dir: Path) -> None:
         import torch
 
         p = self.params
-        state = torch.load(state_dir / STATE_FILE, map_location="cpu", weights_only=True)
+        state = self.load_tensors(state_dir / STATE_FILE, required=("model", "stats"))
         names = ("channel_mean", "channel_std", "position_mean", "position_std", "score_scale")
         if (
-            not isinstance(state, dict)
-            or not isinstance(state.get("model"), dict)
+            not isinstance(state.get("model"), dict)
             or not isinstance(state.get("stats"), dict)
             or not all(isinstance(state["stats"].get(n), torch.Tensor) for n in names)
         ):
@@ -483,11 +461,5 @@ class PatchAutoencoderDetector(Detector):
         model = build_feature_autoencoder(
             channels, p.hidden_channels, p.latent_channels, p.kernel_size
         )
-        try:
-            model.load_state_dict(state["model"], strict=True)
-        except RuntimeError as exc:
-            raise DetectorError(
-                f"{self.kind} artefact does not match its parameters: {exc}"
-            ) from exc
-        self.model = model.eval()
+        self.model = self.load_model_state(model, state["model"])
         self.stats = stats

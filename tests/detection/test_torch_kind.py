@@ -85,3 +85,14 @@ def test_maps_are_upsampled_to_the_image_and_batches_are_checked() -> None:
     assert [(start, len(b)) for start, b in checked_batches(images, 2)] == [(0, 2), (2, 2), (4, 1)]
     with pytest.raises(DetectorError):
         list(checked_batches([np.zeros((4, 4), np.float32)], 2))
+
+
+def test_building_the_backbone_leaves_the_global_random_state_alone() -> None:
+    from detection.registry import create_detector
+
+    torch.manual_seed(5)
+    expected = torch.rand(2)
+    torch.manual_seed(5)
+    for kind in ("deep_knn", "patch_autoencoder"):
+        create_detector(kind, {"device": "cpu"}).extractor  # noqa: B018 - built on access
+    assert torch.equal(torch.rand(2), expected)
