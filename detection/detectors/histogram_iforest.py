@@ -142,7 +142,7 @@ class HistogramParams(Params):
         "model from the same images.",
     )
     max_pixels: int = Field(
-        65_536,
+        16_384,
         ge=0,
         description="How many pixels of each photo are counted, at most, on an even grid "
         "over the whole photo (0 = every pixel). Enough to tell colour mixes apart, and "

@@ -71,25 +71,28 @@ def hellinger_histogram(
     """
     hsv = cv2.cvtColor(grid_sample(image, max_pixels), cv2.COLOR_BGR2HSV)
 
-    def embed(region: np.ndarray) -> np.ndarray:
-        hist = cv2.calcHist([region], [0, 1, 2], None, list(bins), _RANGES).flatten()
+    def counts(region: np.ndarray) -> np.ndarray:
+        return cv2.calcHist([region], [0, 1, 2], None, list(bins), _RANGES).flatten()
+
+    def embed(hist: np.ndarray) -> np.ndarray:
         total = float(hist.sum())
         return np.sqrt(hist / total) if total > 0 else np.zeros(hist.size, np.float32)
 
-    parts = [embed(hsv)]
-    if grid > 1:
-        height, width = hsv.shape[:2]
-        cells = [
-            embed(
-                hsv[
-                    i * height // grid : (i + 1) * height // grid,
-                    j * width // grid : (j + 1) * width // grid,
-                ]
-            )
-            for i in range(grid)
-            for j in range(grid)
-        ]
-        parts.append(np.concatenate(cells) / grid)  # grid**2 unit vectors -> unit length
+    if grid <= 1:
+        return embed(counts(hsv)).astype(np.float32)
+    height, width = hsv.shape[:2]
+    cells = [
+        counts(
+            hsv[
+                i * height // grid : (i + 1) * height // grid,
+                j * width // grid : (j + 1) * width // grid,
+            ]
+        )
+        for i in range(grid)
+        for j in range(grid)
+    ]
+    # the cells tile the image: their counts add up to the whole image's, counted once
+    parts = [embed(np.sum(cells, axis=0)), np.concatenate([embed(c) for c in cells]) / grid]
     return (np.concatenate(parts) / np.sqrt(len(parts))).astype(np.float32)
 
 

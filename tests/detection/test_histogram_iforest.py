@@ -204,8 +204,8 @@ def test_an_artefact_saved_before_max_pixels_keeps_scoring_every_pixel(tmp_path)
     np.testing.assert_array_equal(loaded.score(images[8:]).scores, old.score(images[8:]).scores)
     # a new artefact keeps the sample it was fitted with
     sampled = create_detector("histogram_iforest").fit(images[:8])
-    assert sampled.params.max_pixels == 65_536
+    assert sampled.params.max_pixels == 16_384
     sampled.save(tmp_path / "sampled.zip")
     again = load_detector(tmp_path / "sampled.zip")
-    assert again.params.max_pixels == 65_536
+    assert again.params.max_pixels == 16_384
     np.testing.assert_array_equal(again.score(images[8:]).scores, sampled.score(images[8:]).scores)
