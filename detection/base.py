@@ -186,6 +186,15 @@ Weights = Annotated[
     ),
     with_message('weights must be a torchvision weights name such as "IMAGENET1K_V1"'),
 ]
+BackboneLayers = Annotated[
+    tuple[Annotated[str, Field(min_length=1)], ...] | None,
+    Field(
+        min_length=1,
+        description="Which inner layers of the network describe the image (torchvision node "
+        "names); empty = the usual pair for that network. For experts.",
+    ),
+    with_message("layers must be a non-empty list of layer names, or null"),
+]
 Seed = Annotated[
     int,
     Field(

@@ -30,6 +30,7 @@ from pydantic import Field, model_validator
 
 from detection.base import (
     Backbone,
+    BackboneLayers,
     Detector,
     DetectorError,
     Device,
@@ -63,15 +64,7 @@ ImageSide = Annotated[int, Field(ge=32, le=1024)]
 class DeepKnnParams(Params):
     backbone: Backbone = "mobilenet_v2"
     weights: Weights = "IMAGENET1K_V1"
-    layers: Annotated[
-        tuple[Annotated[str, Field(min_length=1)], ...] | None,
-        Field(min_length=1),
-        with_message("layers must be a non-empty list of layer names, or null"),
-    ] = Field(
-        None,
-        description="Which inner layers of the network describe the image (torchvision node "
-        "names); empty = the usual pair for that network. For experts.",
-    )
+    layers: BackboneLayers = None
     image_size: Annotated[
         ImageSide | Annotated[tuple[ImageSide, ...], Field(min_length=1, max_length=4)],
         with_message(

@@ -49,6 +49,7 @@ from pydantic import Field
 
 from detection.base import (
     Backbone,
+    BackboneLayers,
     Detector,
     DetectorError,
     Device,
@@ -88,15 +89,7 @@ ImageScore = Literal["combined", "worst", "mean"]
 class PatchAutoencoderParams(Params):
     backbone: Backbone = "mobilenet_v2"
     weights: Weights = "IMAGENET1K_V1"
-    layers: Annotated[
-        tuple[Annotated[str, Field(min_length=1)], ...] | None,
-        Field(min_length=1),
-        with_message("layers must be a non-empty list of layer names, or null"),
-    ] = Field(
-        None,
-        description="Which inner layers of the network describe the image (torchvision node "
-        "names); empty = the usual pair for that network. For experts.",
-    )
+    layers: BackboneLayers = None
     image_size: int = Field(
         224,
         ge=32,
