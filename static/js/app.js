@@ -1,8 +1,8 @@
 /* Small enhancements shared by every page (no framework, nothing required to use a page). */
 
 /* JSON requests to the REST API with the session's CSRF token, for the page scripts
- * (loaded after this file): a refused request rejects with the API's ``detail`` message
- * and the HTTP ``status`` on the error. */
+ * (loaded after this file): a refused request rejects with the API's ``detail`` message,
+ * the HTTP ``status`` and the answer's JSON (``data``) on the error. */
 window.anomalyApi = (function () {
   "use strict";
 
@@ -33,6 +33,7 @@ window.anomalyApi = (function () {
           if (!response.ok) {
             var error = new Error(data.detail || "The server answered " + response.status + ".");
             error.status = response.status;
+            error.data = data;
             throw error;
           }
           return data;
@@ -40,7 +41,7 @@ window.anomalyApi = (function () {
     });
   }
 
-  return { csrfToken: csrfToken, request: request };
+  return { request: request };
 })();
 (function () {
   "use strict";

@@ -46,8 +46,6 @@
 
   // --- helpers ----------------------------------------------------------------------
 
-  var csrfToken = window.anomalyApi.csrfToken;
-
   function announce(message, isError) {
     statusRegion.textContent = message;
     statusRegion.classList.toggle("status-error", !!isError);
@@ -289,41 +287,22 @@
     dirty = false;
     setState("saving");
     announce("Saving…");
-    saving = fetch(root.dataset.boxesUrl, {
-      method: "PUT",
-      credentials: "same-origin",
-      headers: {
-        Accept: "application/json",
-        "Content-Type": "application/json",
-        "X-CSRFToken": csrfToken(),
-      },
-      body: JSON.stringify(sent),
-    })
-      .then(function (response) {
-        return response
-          .json()
-          .catch(function () {
-            return {};
-          })
-          .then(function (data) {
-            if (!response.ok) {
-              var error = new Error(data.detail || "The server answered " + response.status + ".");
-              error.boxes = (data.errors && data.errors.boxes) || {};
-              throw error;
-            }
-            if (!dirty) {
-              setState("saved");
-              announce("Saved: " + data.length + " box" + (data.length === 1 ? "" : "es") + ".");
-            }
-          });
+    saving = window.anomalyApi
+      .request("PUT", root.dataset.boxesUrl, sent)
+      .then(function (data) {
+        if (!dirty) {
+          setState("saved");
+          announce("Saved: " + data.length + " box" + (data.length === 1 ? "" : "es") + ".");
+        }
       })
       .catch(function (error) {
         dirty = true;
         setState("error");
         invalid = {};
-        if (error.boxes && typeof error.boxes === "object") {
-          Object.keys(error.boxes).forEach(function (key) {
-            invalid[parseInt(key, 10)] = error.boxes[key];
+        var refused = (error.data && error.data.errors && error.data.errors.boxes) || {};
+        if (typeof refused === "object") {
+          Object.keys(refused).forEach(function (key) {
+            invalid[parseInt(key, 10)] = refused[key];
           });
         }
         render();
