@@ -3,7 +3,8 @@
 OpenCV here cannot write H.264, and its VP8 writer uses libvpx's slow "good" settings with
 no way to change them (about 11.5 ms a 360x240 frame on one core, four times the cost of
 decoding and storing the frame). PyAV (FFmpeg's own bindings) sets libvpx to its realtime
-deadline: about 3 ms a frame, the same picture quality at the preview's size. Encoding runs
+deadline: about 3 ms a frame (picture quality was not compared; it is a preview, the frames
+that are scored and reviewed are the stored JPEGs). Encoding runs
 on a second thread fed by :meth:`PreviewWriter.add` (PyAV releases the GIL while it
 encodes), so on two cores it overlaps the decoding instead of adding to it.
 
@@ -27,8 +28,8 @@ import numpy as np
 
 from detection.video_io import VideoError
 
-#: libvpx options: realtime deadline, fastest speed step, constant quality with a bit-rate
-#: ceiling (``crf`` 10 looks clean at preview sizes; ``b`` caps busy scenes).
+#: libvpx options: realtime deadline, its fast speed step 8, constant quality ``crf`` 10
+#: with a bit-rate ceiling ``b`` for busy scenes.
 VP8_OPTIONS = {"deadline": "realtime", "cpu-used": "8", "crf": "10", "b": "1M"}
 
 
