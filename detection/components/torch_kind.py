@@ -13,10 +13,10 @@ torch is imported lazily, so listing kinds stays light.
 from __future__ import annotations
 
 import pickle
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from torch import nn
 
     from detection.features.backbone import PatchFeatureExtractor
+
+T = TypeVar("T")
 
 
 class TorchKind:
@@ -91,12 +93,17 @@ class TorchKind:
             )
         return state
 
-    def load_model_state(self, model: nn.Module, source: Path | Mapping[str, Any]) -> nn.Module:
-        """``model`` with the ``state_dict`` saved at ``source`` (a path, or what was read
-        from one), loaded strictly, in eval mode."""
+    def load_model_state(
+        self, build: Callable[[], nn.Module], source: Path | Mapping[str, Any]
+    ) -> nn.Module:
+        """The model ``build`` makes, with the ``state_dict`` saved at ``source`` (a path, or
+        what was read from one) loaded strictly, in eval mode. It is built under
+        :func:`built_aside`: its random initial weights are overwritten anyway and must not
+        move the caller's random state."""
         state = self.load_tensors(source) if isinstance(source, Path) else source
         if not isinstance(state, Mapping):
             raise DetectorError(f"{self.kind} artefact has no valid model state")
+        model = built_aside(build)
         try:
             model.load_state_dict(state, strict=True)
         except RuntimeError as exc:
@@ -104,20 +111,25 @@ class TorchKind:
         return model.eval()
 
     def build_extractor(self) -> PatchFeatureExtractor:
-        """The pretrained backbone of ``params.backbone`` / ``weights`` / ``layers``.
-
-        torchvision initialises a network at random before it loads the weights; built
-        under a forked RNG, that leaves the caller's random state as it was.
-        """
-        import torch
-
+        """The pretrained backbone of ``params.backbone`` / ``weights`` / ``layers``, built
+        under :func:`built_aside` (its random initialisation precedes the weights)."""
         from detection.features.backbone import PatchFeatureExtractor
 
         p = self.params
-        with torch.random.fork_rng(devices=[]):
-            return PatchFeatureExtractor(
+        return built_aside(
+            lambda: PatchFeatureExtractor(
                 p.backbone, weights=p.weights, layers=p.layers, device=self.device
             )
+        )
+
+
+def built_aside(build: Callable[[], T]) -> T:
+    """``build()`` under a forked RNG: torch initialises a network at random before any
+    weights are loaded into it, and that must leave the caller's random state as it was."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        return build()
 
 
 def model_state(model: nn.Module) -> dict[str, torch.Tensor]:

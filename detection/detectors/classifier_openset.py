@@ -49,7 +49,7 @@ from detection.base import (
     Weights,
     check_images,
 )
-from detection.components.torch_kind import TorchKind, model_state
+from detection.components.torch_kind import TorchKind, built_aside, model_state
 from detection.registry import register
 
 if TYPE_CHECKING:
@@ -185,9 +185,12 @@ class ClassifierOpensetDetector(TorchKind, Detector):
         weights = resolve_weights(p.backbone, p.weights)  # clear error on a bad name
         if pretrained:
             require_weights(weights_filename(weights))  # clear error, never a download
-            model = torchvision.models.get_model(p.backbone, weights=weights)
-        else:  # every tensor is overwritten by a saved state_dict right after
-            model = torchvision.models.get_model(p.backbone, weights=None)
+        # without weights: every tensor is overwritten by a saved state_dict right after
+        model = built_aside(
+            lambda: torchvision.models.get_model(
+                p.backbone, weights=weights if pretrained else None
+            )
+        )
         head = _head_name(model)
         old = model.get_submodule(head)
         assert isinstance(old, nn.Linear)
@@ -396,14 +399,12 @@ class ClassifierOpensetDetector(TorchKind, Detector):
         return ScoreResult(scores=self.scores_from_logits(self.logits(images)))
 
     def _dump(self, state_dir: Path) -> None:
-
         assert self.model is not None
         self.save_tensors(state_dir / MODEL_FILE, model_state(self.model))
         meta = {"classes": self.classes, "training_accuracy": self.training_accuracy}
         (state_dir / CLASSES_FILE).write_text(json.dumps(meta, indent=2))
 
     def _restore(self, state_dir: Path) -> None:
-
         try:
             meta = json.loads((state_dir / CLASSES_FILE).read_text())
             classes = meta["classes"]
@@ -415,8 +416,9 @@ class ClassifierOpensetDetector(TorchKind, Detector):
             or not all(isinstance(name, str) for name in classes)
         ):
             raise DetectorError(f"{self.kind} artefact has no valid class list")
-        model = self._build_model(len(classes), pretrained=False)
-        self.model = self.load_model_state(model, state_dir / MODEL_FILE)
+        self.model = self.load_model_state(
+            lambda: self._build_model(len(classes), pretrained=False), state_dir / MODEL_FILE
+        )
         self.classes = classes
         accuracy = meta.get("training_accuracy")
         self.training_accuracy = float(accuracy) if accuracy is not None else None

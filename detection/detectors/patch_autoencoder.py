@@ -451,8 +451,10 @@ class PatchAutoencoderDetector(TorchKind, Detector):
             raise DetectorError(f"{self.kind} artefact has no valid model state")
         stats = {n: state["stats"][n] for n in names}
         channels = stats["channel_mean"].shape[0]
-        model = build_feature_autoencoder(
-            channels, p.hidden_channels, p.latent_channels, p.kernel_size
+        self.model = self.load_model_state(
+            lambda: build_feature_autoencoder(
+                channels, p.hidden_channels, p.latent_channels, p.kernel_size
+            ),
+            state["model"],
         )
-        self.model = self.load_model_state(model, state["model"])
         self.stats = stats

@@ -621,7 +621,6 @@ class SsdOpensetDetector(TorchKind, Detector):
 
     # -- artefact -------------------------------------------------------------------------
     def _dump(self, state_dir: Path) -> None:
-
         assert self.model is not None and self.bank is not None
         self.save_tensors(state_dir / MODEL_FILE, model_state(self.model))
         self.save_tensors(state_dir / BANK_FILE, {"bank": self.bank})
@@ -629,7 +628,6 @@ class SsdOpensetDetector(TorchKind, Detector):
         (state_dir / META_FILE).write_text(json.dumps(meta, indent=2))
 
     def _restore(self, state_dir: Path) -> None:
-
         try:
             meta = json.loads((state_dir / META_FILE).read_text())
             classes = meta["classes"]
@@ -645,8 +643,11 @@ class SsdOpensetDetector(TorchKind, Detector):
         from detection.features.ssdlite import ssdlite_mobilenet_v2
 
         bank = self.load_tensors(state_dir / BANK_FILE, required=("bank",))
-        model = ssdlite_mobilenet_v2(len(classes), self.params.image_size, pretrained=False)
-        self.model = self.on_device(self.load_model_state(model, state_dir / MODEL_FILE))
+        model = self.load_model_state(
+            lambda: ssdlite_mobilenet_v2(len(classes), self.params.image_size, pretrained=False),
+            state_dir / MODEL_FILE,
+        )
+        self.model = self.on_device(model)
         self.bank = bank["bank"]
         self.classes = classes
         self.scales = scales  # type: ignore[assignment]

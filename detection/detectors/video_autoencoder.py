@@ -411,8 +411,9 @@ class VideoAutoencoderDetector(TorchKind, TemporalDetector):
 
     def _restore(self, state_dir: Path) -> None:
         p = self.params
-        model = build_model(p.channels, p.width, p.hidden_channels)
-        model = self.load_model_state(model, state_dir / MODEL_FILE)
+        model = self.load_model_state(
+            lambda: build_model(p.channels, p.width, p.hidden_channels), state_dir / MODEL_FILE
+        )
         extra = self.load_tensors(state_dir / NORMALISER_FILE, required=("shape", "region_scale"))
         try:
             shape = tuple(int(v) for v in extra["shape"].tolist())

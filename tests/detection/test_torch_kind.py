@@ -46,11 +46,15 @@ def test_tensors_round_trip_and_a_model_state_loads_strictly(tmp_path: Path) -> 
     model = nn.Linear(3, 2)
     kind.save_tensors(tmp_path / "model.pt", model_state(model))
     kind.save_tensors(tmp_path / "bank.pt", {"banks": [torch.ones(2, 2)], "n": 3})
-    again = kind.load_model_state(nn.Linear(3, 2), tmp_path / "model.pt")
+    torch.manual_seed(9)
+    expected_next = torch.rand(2)
+    torch.manual_seed(9)
+    again = kind.load_model_state(lambda: nn.Linear(3, 2), tmp_path / "model.pt")
+    assert torch.equal(torch.rand(2), expected_next)  # its random init drew nothing of ours
     assert torch.equal(again.weight, model.weight) and not again.training
     assert kind.load_tensors(tmp_path / "bank.pt", required=("banks",))["n"] == 3
     with pytest.raises(DetectorError, match="does not fit its parameters"):
-        kind.load_model_state(nn.Linear(4, 2), tmp_path / "model.pt")
+        kind.load_model_state(lambda: nn.Linear(4, 2), tmp_path / "model.pt")
     with pytest.raises(DetectorError, match=r"bank\.pt lacks shape"):
         kind.load_tensors(tmp_path / "bank.pt", required=("shape",))
 
