@@ -58,7 +58,6 @@ from detection.base import (
     ScoreResult,
     Seed,
     Weights,
-    read_artefact,
     scaled_progress,
     with_message,
 )
@@ -80,6 +79,10 @@ if TYPE_CHECKING:
 STATE_FILE = "feature_autoencoder.pt"
 #: Parameters only the former pixel-patch design had: an artefact naming them is old.
 _PIXEL_DESIGN_PARAMS = frozenset({"grid", "channels", "preprocess", "loss", "ssim_window"})
+_PIXEL_DESIGN_MESSAGE = (
+    "this patch_autoencoder model was saved by an older version (an autoencoder of pixel "
+    "patches) that can no longer be read; train a new version"
+)
 #: Side of the grid the per-position error statistics live on (each photo's error map is
 #: resized to it); 28 is the feature grid of a square photo at the default 224 px.
 STATS_GRID = 28
@@ -419,17 +422,11 @@ class PatchAutoencoderDetector(TorchKind, Detector):
 
     # -- the artefact -----------------------------------------------------------------
     @classmethod
-    def load(cls, path: str | Path) -> Self:
-        """As :meth:`Detector.load`, with a plain message for the former pixel design."""
-        meta, state = read_artefact(path)
-        if meta.get("kind") == cls.kind and (
-            _PIXEL_DESIGN_PARAMS & set(meta.get("params") or {}) or STATE_FILE not in state
-        ):
-            raise DetectorError(
-                "this patch_autoencoder model was saved by an older version (an autoencoder "
-                "of pixel patches) that can no longer be read; train a new version"
-            )
-        return super().load(path)
+    def upgrade_params(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """Parameters of the former pixel design cannot be read: say so plainly."""
+        if _PIXEL_DESIGN_PARAMS & set(params):
+            raise DetectorError(_PIXEL_DESIGN_MESSAGE)
+        return params
 
     def _dump(self, state_dir: Path) -> None:
         assert self.model is not None
@@ -441,6 +438,8 @@ class PatchAutoencoderDetector(TorchKind, Detector):
         import torch
 
         p = self.params
+        if not (state_dir / STATE_FILE).exists():
+            raise DetectorError(_PIXEL_DESIGN_MESSAGE)
         state = self.load_tensors(state_dir / STATE_FILE, required=("model", "stats"))
         names = ("channel_mean", "channel_std", "position_mean", "position_std", "score_scale")
         if (

@@ -173,3 +173,13 @@ def test_real_bottles_broken_and_contaminated_ones_score_above_good_ones() -> No
     result = evaluate_one_class("patch_autoencoder", params, train, normal, anomalous)
     print(f"mvtec-bottle slice AUROC {result.metrics['auroc']:.3f}")
     assert result.metrics["auroc"] >= 0.95
+
+
+def test_an_artefact_without_the_feature_state_asks_for_a_new_version(tmp_path: Path) -> None:
+    path = tmp_path / "old.zip"
+    with zipfile.ZipFile(path, "w") as archive:  # parameters valid today, the old state file
+        meta = {"format": 1, "kind": "patch_autoencoder", "params": {"image_size": 224}}
+        archive.writestr("meta.json", json.dumps(meta))
+        archive.writestr("state/model.pt", b"not read")
+    with pytest.raises(DetectorError, match=r"older version .* train a new version"):
+        load_detector(path)
