@@ -10,7 +10,9 @@ user needs (token, session cookie, slug, ids) comes in ``SPEED_*`` environment v
 from __future__ import annotations
 
 import os
+import random
 
+import gevent
 from locust import HttpUser, constant, constant_pacing, task
 
 SLUG = os.environ.get("SPEED_SLUG", "bench")
@@ -33,33 +35,46 @@ def _wait():  # type: ignore[no-untyped-def]
     return constant_pacing(PACING) if PACING > 0 else constant(0)
 
 
-class Static(HttpUser):
-    """The reference: a small static file (whitenoise), the same server and load."""
+class PacedUser(HttpUser):
+    """Starts at a random moment of its first pacing interval (seeded per user).
 
+    Locust starts the users of a run together and ``constant_pacing`` keeps each one's
+    phase, so without this every user asks at the same instant each second: one burst of
+    all their requests at once, not users working side by side.
+    """
+
+    abstract = True
     wait_time = _wait()
+    _started = 0
+
+    def on_start(self) -> None:
+        if PACING > 0:
+            PacedUser._started += 1
+            gevent.sleep(random.Random(PacedUser._started).uniform(0, PACING))
+
+
+class Static(PacedUser):
+    """The reference: a small static file (whitenoise), the same server and load."""
 
     @task
     def static_file(self) -> None:
         self.client.get("/static/css/app.css", name="static file (reference)")
 
 
-class QueuePage(HttpUser):
+class QueuePage(PacedUser):
     """A reviewer opening the review queue page (signed in by session cookie)."""
-
-    wait_time = _wait()
 
     def on_start(self) -> None:
         self.client.cookies.set("sessionid", SESSION, domain="127.0.0.1")
+        super().on_start()
 
     @task
     def queue_page(self) -> None:
         self.client.get(f"/sites/{SLUG}/review/", name="review queue page")
 
 
-class FlagsApi(HttpUser):
+class FlagsApi(PacedUser):
     """A script or the page asking for the first page of pending flags."""
-
-    wait_time = _wait()
 
     @task
     def pending_flags(self) -> None:
@@ -70,10 +85,8 @@ class FlagsApi(HttpUser):
         )
 
 
-class RocPlot(HttpUser):
+class RocPlot(PacedUser):
     """A version page's ROC plot, drawn once and then served from the cache (no ETag sent)."""
-
-    wait_time = _wait()
 
     @task
     def roc_plot(self) -> None:
@@ -85,10 +98,8 @@ class RocPlot(HttpUser):
         )
 
 
-class Thumbnail(HttpUser):
+class Thumbnail(PacedUser):
     """A list's thumbnail of an asset, made on first request and kept in storage."""
-
-    wait_time = _wait()
 
     @task
     def thumbnail(self) -> None:

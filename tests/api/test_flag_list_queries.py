@@ -38,8 +38,8 @@ def _queries(client, url: str) -> int:  # type: ignore[no-untyped-def]
 
 
 def test_pending_page_and_api_cost_the_same_queries_for_3_or_120_flags(site, users, api, client):  # type: ignore[no-untyped-def]
-    """Neither the versions' JSON nor any relation is fetched once per flag (the
-    evaluation, for normalised scores, once per version: two here in both cases)."""
+    """Neither the versions' JSON nor any relation is fetched once per flag (the held-out
+    scores, for normalised scores, once per version and process: by the first request)."""
     first = version_of(site, 1, evaluation={"holdout": [[1, 0.1], [2, 0.3]], "anomalies": []})
     second = version_of(site, 2, evaluation={"holdout": [[3, 0.2]], "anomalies": []})
     _flags(site, first, 2)
@@ -48,6 +48,7 @@ def test_pending_page_and_api_cost_the_same_queries_for_3_or_120_flags(site, use
     reviewer = api("reviewer")
     url = f"/api/sites/{site.slug}/flags/?status=pending"
     page = f"/sites/{site.slug}/review/"
+    _queries(reviewer, url)
     small = (_queries(client, page), _queries(reviewer, url))
 
     _flags(site, first, 60)
@@ -84,3 +85,25 @@ def test_a_flag_made_without_its_score_value_takes_it_from_its_score(site):  # t
     (asset,) = bare_assets(site, 1)
     score = Score.objects.create(asset=asset, version=version, score=0.8, threshold=0.5)
     assert Flag.objects.create(site=site, score=score).score_value == pytest.approx(0.8)
+
+
+def test_a_finished_versions_held_out_scores_are_read_once_per_process(site):  # type: ignore[no-untyped-def]
+    """A page of flags reads each version's held-out scores once, not on every request;
+    a version trained again (a new ``finished_at``) is read again."""
+    from webapp.detectors.models import DetectorVersion
+    from webapp.detectors.selectors import held_out_scores
+
+    evaluation = {"holdout": [[1, 0.3], [2, 0.1]], "anomalies": [[3, 0.9]]}
+    version = version_of(site, 1, evaluation=evaluation, finished_at=OPENED)
+    fresh = DetectorVersion.objects.defer("evaluation").get(pk=version.pk)
+    with CaptureQueriesContext(connection) as first:
+        assert held_out_scores(fresh).tolist() == [0.1, 0.3]
+    with CaptureQueriesContext(connection) as again:
+        assert held_out_scores(fresh).tolist() == [0.1, 0.3]
+    assert (len(first), len(again)) == (1, 0)
+
+    DetectorVersion.objects.filter(pk=version.pk).update(
+        evaluation={"holdout": [[1, 0.5]], "anomalies": []}, finished_at=OPENED + dt.timedelta(1)
+    )
+    retrained = DetectorVersion.objects.defer("evaluation").get(pk=version.pk)
+    assert held_out_scores(retrained).tolist() == [0.5]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -114,20 +116,43 @@ def extreme_examples(
     return [tuple(r) for r in normals], [tuple(r) for r in anomalies]  # type: ignore[misc]
 
 
-class Normaliser:
-    """score -> share of its version's held-out normal images that scored lower.
+#: Sorted held-out scores of the versions a process showed flags of lately. A version's
+#: evaluation is written once, when its training succeeds (reviews feed the *next*
+#: version; training again sets ``finished_at`` anew), so the key (id, created, finished)
+#: names one evaluation for good; decoding
+#: it on every page of flags was a sixth of the request.
+_HELD_OUT: OrderedDict[tuple[int, Any, Any], np.ndarray] = OrderedDict()
+_HELD_OUT_VERSIONS = 64
+_HELD_OUT_LOCK = threading.Lock()
 
-    Keeps each version's sorted held-out scores, so a page of flags sorts them once.
-    """
 
-    def __init__(self) -> None:
-        self._sorted: dict[int, np.ndarray] = {}
+def held_out_scores(version: DetectorVersion) -> np.ndarray:
+    """The version's held-out normal scores, sorted (empty before it is trained)."""
+    key = (version.pk, version.created_at, version.finished_at)
+    with _HELD_OUT_LOCK:
+        cached = _HELD_OUT.get(key)
+        if cached is not None:
+            _HELD_OUT.move_to_end(key)
+            return cached
+    if "evaluation" in version.__dict__:
+        rows = (version.evaluation or {}).get("holdout", [])
+    else:  # only that key: not the anomalies' scores too
+        rows = (
+            DetectorVersion.objects.filter(pk=version.pk)
+            .values_list("evaluation__holdout", flat=True)
+            .first()
+        )
+    scores = np.sort(np.asarray([score for _, score in rows or []], dtype=np.float64))
+    with _HELD_OUT_LOCK:
+        _HELD_OUT[key] = scores
+        while len(_HELD_OUT) > _HELD_OUT_VERSIONS:
+            _HELD_OUT.popitem(last=False)
+    return scores
 
-    def __call__(self, version: DetectorVersion, score: float) -> float | None:
-        if version.pk not in self._sorted:
-            normal, _ = evaluation_scores(version)
-            self._sorted[version.pk] = np.sort(np.asarray(normal, dtype=np.float64))
-        return normalised_score(score, self._sorted[version.pk])
+
+def normalised(version: DetectorVersion, score: float) -> float | None:
+    """Share (0-1) of the version's held-out normal images that scored lower than ``score``."""
+    return normalised_score(score, held_out_scores(version))
 
 
 def calibration_summary(version: DetectorVersion) -> dict[str, Any] | None:

@@ -16,6 +16,7 @@ from webapp.assets.api import accessible_asset
 from webapp.objects import selectors, services
 from webapp.objects.models import ObjectClass
 from webapp.review.api import FlagOutput, accessible_flag
+from webapp.review.rows import flag_row
 from webapp.review.selectors import flag_with_site
 from webapp.sites.access import access_site, can, check_capability
 from webapp.sites.roles import Capability
@@ -236,4 +237,4 @@ class NameObjectView(APIView):
             user=request.user,
             may_create_class=can(request.user, flag.site, Capability.MANAGE),
         )
-        return Response(FlagOutput(flag_with_site(flag_id)).data)
+        return Response(flag_row(flag_with_site(flag_id)))

@@ -11,9 +11,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from webapp.detectors.selectors import Normaliser
 from webapp.review import quality, selectors, services
 from webapp.review.models import Decision, Flag, FlagStatus
+from webapp.review.rows import flag_row, flag_rows
 from webapp.review.services import BulkOutcome
 from webapp.sites import services as site_services
 from webapp.sites.access import access_site, access_site_object
@@ -51,140 +51,64 @@ class SupersededOutput(serializers.Serializer):
     is_flagged = serializers.BooleanField(help_text="Whether the newer model flags it too.")
 
 
-class FlagOutput(serializers.ModelSerializer):
-    asset = serializers.IntegerField(source="score.asset_id")
-    filename = serializers.SerializerMethodField(
+# Only documents the rows of :func:`webapp.review.rows.flag_row` (OpenAPI): they are built
+# without DRF's per-field machinery, which cost more than the queries of a page of flags;
+# ``tests/api/test_flag_rows.py`` checks every kind of flag's row against this schema.
+class FlagOutput(serializers.Serializer):
+    """A flagged image, or an event segment of a video, and its review."""
+
+    id = serializers.IntegerField()
+    asset = serializers.IntegerField()
+    filename = serializers.CharField(
         help_text="The image's name; for a segment, the video's and its frames."
     )
-    width = serializers.IntegerField(source="score.asset.width")
-    height = serializers.IntegerField(source="score.asset.height")
-    image_url = serializers.SerializerMethodField()
-    display_url = serializers.SerializerMethodField()
-    thumbnail_url = serializers.SerializerMethodField()
-    heatmap_url = serializers.SerializerMethodField()
-    normalised_score = serializers.SerializerMethodField(
-        help_text="Share (0-1) of the version's held-out normal images that scored lower."
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    image_url = serializers.CharField(help_text="The image; for a segment, its peak frame.")
+    display_url = serializers.CharField(
+        help_text="What pages show: the image (peak frame) as a JPEG a browser decodes."
     )
-    score = serializers.FloatField(source="score.score")
-    threshold = serializers.FloatField(source="score.threshold")
-    version = serializers.IntegerField(source="score.version_id")
-    version_number = serializers.IntegerField(source="score.version.number")
-    reviewer = serializers.SerializerMethodField()
-    kind = serializers.SerializerMethodField(help_text="image, or segment (an event in a video)")
-    video = serializers.IntegerField(
-        source="video_id", allow_null=True, help_text="For a segment: the video asset."
+    thumbnail_url = serializers.CharField()
+    heatmap_url = serializers.CharField(
+        allow_null=True,
+        help_text="Overlay of where the image looks abnormal; null for kinds without heatmaps.",
     )
+    score = serializers.FloatField()
+    threshold = serializers.FloatField()
+    normalised_score = serializers.FloatField(
+        allow_null=True,
+        help_text="Share (0-1) of the version's held-out normal images that scored lower.",
+    )
+    version = serializers.IntegerField()
+    version_number = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=FlagStatus.choices)
+    reviewer = serializers.CharField(allow_null=True)
+    reviewed_at = serializers.DateTimeField(allow_null=True)
+    note = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+    kind = serializers.CharField(help_text="image, or segment (an event in a video)")
+    video = serializers.IntegerField(allow_null=True, help_text="For a segment: the video asset.")
     start_frame = serializers.IntegerField(allow_null=True)
     end_frame = serializers.IntegerField(allow_null=True)
-    peak_frame = serializers.SerializerMethodField()
-    start_s = serializers.SerializerMethodField()
-    end_s = serializers.SerializerMethodField()
-    preview_url = serializers.SerializerMethodField()
-    boxes = DetectedBoxOutput(source="score.details.boxes", many=True, default=list, read_only=True)
-    superseded_by = SupersededOutput(
-        allow_null=True,
-        read_only=True,
-        help_text="For a superseded flag: the score of the model that took over (or null).",
+    peak_frame = serializers.IntegerField(allow_null=True)
+    start_s = serializers.FloatField(allow_null=True)
+    end_s = serializers.FloatField(
+        allow_null=True, help_text="Time just after the last frame of the segment."
     )
+    preview_url = serializers.CharField(allow_null=True)
+    boxes = DetectedBoxOutput(many=True)
     reasons = serializers.ListField(
-        source="score.details.reasons",
         child=serializers.CharField(),
-        default=list,
-        read_only=True,
         help_text="Site rules the image breaks (a forbidden class seen, a count off).",
     )
-    disputed = serializers.BooleanField(
-        read_only=True,
-        default=False,
-        help_text="Pending, and the reviewers who decided it disagree (second opinion): a "
-        "third reviewer or an admin settles it.",
+    superseded_by = SupersededOutput(
+        allow_null=True,
+        help_text="For a superseded flag: the score of the model that took over (or null).",
     )
-
-    class Meta:
-        model = Flag
-        fields = [
-            "id",
-            "asset",
-            "filename",
-            "width",
-            "height",
-            "image_url",
-            "display_url",
-            "thumbnail_url",
-            "heatmap_url",
-            "score",
-            "threshold",
-            "normalised_score",
-            "version",
-            "version_number",
-            "status",
-            "reviewer",
-            "reviewed_at",
-            "note",
-            "created_at",
-            "kind",
-            "video",
-            "start_frame",
-            "end_frame",
-            "peak_frame",
-            "start_s",
-            "end_s",
-            "preview_url",
-            "boxes",
-            "reasons",
-            "superseded_by",
-            "disputed",
-        ]
-
-    def get_filename(self, flag: Flag) -> str:
-        if flag.is_segment:
-            return f"{flag.video.filename} frames {flag.start_frame}-{flag.end_frame}"
-        return flag.score.asset.filename
-
-    def get_kind(self, flag: Flag) -> str:
-        return "segment" if flag.is_segment else "image"
-
-    def get_peak_frame(self, flag: Flag) -> int | None:
-        return flag.score.asset.frame_index if flag.is_segment else None
-
-    def _fps(self, flag: Flag) -> float | None:
-        video = getattr(flag.video, "video", None) if flag.is_segment else None
-        return video.fps if video else None
-
-    def get_start_s(self, flag: Flag) -> float | None:
-        fps = self._fps(flag)
-        return flag.start_frame / fps if fps and flag.start_frame is not None else None
-
-    def get_end_s(self, flag: Flag) -> float | None:
-        """Time just after the last frame of the segment."""
-        fps = self._fps(flag)
-        return (flag.end_frame + 1) / fps if fps and flag.end_frame is not None else None
-
-    def get_preview_url(self, flag: Flag) -> str | None:
-        video = getattr(flag.video, "video", None) if flag.is_segment else None
-        return f"/api/assets/{flag.video_id}/preview/" if video and video.preview else None
-
-    def get_image_url(self, flag: Flag) -> str:
-        """The image; for a segment, its peak frame."""
-        return f"/api/assets/{flag.score.asset_id}/image/"
-
-    def get_display_url(self, flag: Flag) -> str:
-        """What pages show: the image (peak frame) as a JPEG a browser decodes."""
-        return f"/api/assets/{flag.score.asset_id}/display/"
-
-    def get_thumbnail_url(self, flag: Flag) -> str:
-        return f"/api/assets/{flag.score.asset_id}/thumbnail/"
-
-    def get_normalised_score(self, flag: Flag) -> float | None:
-        normalise = self.context.setdefault("normalise", Normaliser())
-        return normalise(flag.score.version, flag.score.score)
-
-    def get_heatmap_url(self, flag: Flag) -> str | None:
-        """Overlay of where the image looks abnormal; null for kinds without heatmaps."""
-        return f"/api/flags/{flag.pk}/heatmap/" if flag.score.heatmap else None
-
-    def get_reviewer(self, flag: Flag) -> str | None:
-        return flag.reviewer.get_username() if flag.reviewer else None
+    disputed = serializers.BooleanField(
+        help_text="Pending, and the reviewers who decided it disagree (second opinion): a "
+        "third reviewer or an admin settles it."
+    )
 
 
 class FlagListView(generics.ListAPIView):
@@ -229,7 +153,7 @@ class FlagListView(generics.ListAPIView):
     def list(self, request: Request, *args: object, **kwargs: object) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         flags = selectors.present(page if page is not None else [], request.user)
-        return self.get_paginated_response(self.get_serializer(flags, many=True).data)
+        return self.get_paginated_response(flag_rows(flags))
 
 
 def accessible_flag(request: Request, flag_id: int, capability: Capability) -> Flag:
@@ -242,7 +166,7 @@ def accessible_flag(request: Request, flag_id: int, capability: Capability) -> F
 class FlagDetailView(APIView):
     @extend_schema(responses=FlagOutput)
     def get(self, request: Request, flag_id: int) -> Response:
-        return Response(FlagOutput(accessible_flag(request, flag_id, Capability.VIEW)).data)
+        return Response(flag_row(accessible_flag(request, flag_id, Capability.VIEW)))
 
 
 class FlagHeatmapView(APIView):
@@ -270,7 +194,7 @@ class FlagReviewView(APIView):
         data = self.ReviewInput(data=request.data)
         data.is_valid(raise_exception=True)
         flag = services.review_flag(flag_id=flag_id, reviewer=request.user, **data.validated_data)
-        return Response(FlagOutput(flag).data)
+        return Response(flag_row(flag))
 
 
 class FlagUndoView(APIView):
@@ -278,7 +202,7 @@ class FlagUndoView(APIView):
     def post(self, request: Request, flag_id: int) -> Response:
         """Put a reviewed flag back in the queue."""
         accessible_flag(request, flag_id, Capability.REVIEW)
-        return Response(FlagOutput(services.undo_review(flag_id=flag_id, user=request.user)).data)
+        return Response(flag_row(services.undo_review(flag_id=flag_id, user=request.user)))
 
 
 class ScoringJobProgressOutput(serializers.Serializer):

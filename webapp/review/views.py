@@ -14,10 +14,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_http_methods
 
-from webapp.detectors.selectors import Normaliser
 from webapp.pages.forms import ReviewQualityForm, add_service_errors
 from webapp.review import quality, selectors
 from webapp.review.models import Flag, FlagStatus
+from webapp.review.rows import flag_rows
 from webapp.sites import services as site_services
 from webapp.sites.access import access_site, can
 from webapp.sites.roles import Capability
@@ -28,17 +28,6 @@ QUEUE_PAGE_SIZE = 50
 GRID_PAGE_SIZE = 40
 #: How often the queue asks whether scoring still runs (and fetches new flags).
 POLL_MS = 3000
-
-
-def segment_times(flag: Flag) -> None:
-    """``start_s`` / ``end_s`` (and the preview) of a segment flag, for the looping player."""
-    video = getattr(flag.video, "video", None) if flag.is_segment else None
-    flag.start_s = flag.end_s = flag.preview_url = None  # type: ignore[attr-defined]
-    if video is not None and flag.start_frame is not None and flag.end_frame is not None:
-        flag.start_s = flag.start_frame / video.fps  # type: ignore[attr-defined]
-        flag.end_s = (flag.end_frame + 1) / video.fps  # type: ignore[attr-defined]
-        if video.preview:
-            flag.preview_url = f"/api/assets/{flag.video_id}/preview/"  # type: ignore[attr-defined]
 
 
 def _requested_flag(request: HttpRequest, site_flags: QuerySet[Flag]) -> Flag | None:
@@ -66,27 +55,29 @@ def review_queue(request: HttpRequest, slug: str) -> HttpResponse:
         status = FlagStatus.PENDING
     if status == FlagStatus.PENDING:
         quality.serve_check(site=site, reviewer=request.user)
-    flags = selectors.present(
-        selectors.flags_for(site, request.user, status=status)[: QUEUE_PAGE_SIZE + 1],
-        request.user,
-    )
+    listed = selectors.flags_for(site, request.user, status=status)
+    flags = selectors.present(listed[: QUEUE_PAGE_SIZE + 1], request.user)
     has_more = len(flags) > QUEUE_PAGE_SIZE
     flags = flags[:QUEUE_PAGE_SIZE]
     if wanted is not None and wanted.status == status and wanted.pk not in {f.pk for f in flags}:
         flags.append(wanted)  # lowest score of those shown: its place in the order
-    selected = next((f for f in flags if wanted and f.pk == wanted.pk), flags[0] if flags else None)
-    normalise = Normaliser()
-    for flag in flags:
-        flag.normalised = normalise(flag.score.version, flag.score.score)
-        segment_times(flag)
+    rows = flag_rows(flags)
+    for row in rows:
+        row["status_label"] = FlagStatus(row["status"]).label
+    chosen = wanted.pk if wanted is not None else None
+    selected = next((row for row in rows if row["id"] == chosen), rows[0] if rows else None)
     scoring = selectors.queue_status(site)
     context = {
         "site": site,
         "can_review": can(request.user, site, Capability.REVIEW),
-        "pending": selectors.pending_for(site, request.user),
+        "pending": (
+            listed.count()
+            if status == FlagStatus.PENDING
+            else selectors.pending_for(site, request.user)
+        ),
         "status": status,
         "status_choices": FlagStatus.choices,
-        "flags": flags,
+        "flags": rows,
         "selected_flag": selected,
         "has_more": has_more,
         "page_size": QUEUE_PAGE_SIZE,
