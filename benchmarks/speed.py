@@ -587,19 +587,16 @@ def main(argv: list[str] | None = None) -> int:
     decode_2 = _decode_rate(blobs, threads=2)  # (before the server's workers start)
     server, base = _start_server(env)
     try:
+        pages = [
+            f"/sites/{SLUG}/review/",
+            f"/api/sites/{SLUG}/flags/?status=pending",
+            f"/versions/{fixture.version.pk}/plots/roc.png",
+            "/static/css/app.css",
+        ]
+        _warm(base, fixture, pages)  # (before ingest too: the workers' first imports)
         ingest, stored = _ingest(base, fixture, paths)
         thumb_asset = stored[0].pk
-        _warm(
-            base,
-            fixture,
-            [
-                f"/sites/{SLUG}/review/",
-                f"/api/sites/{SLUG}/flags/?status=pending",
-                f"/versions/{fixture.version.pk}/plots/roc.png",
-                f"/api/assets/{thumb_asset}/thumbnail/",
-                "/static/css/app.css",
-            ],
-        )
+        _warm(base, fixture, [f"/api/assets/{thumb_asset}/thumbnail/"])
         paced = _locust(
             base,
             fixture,

@@ -76,7 +76,6 @@ def _decisions_since(site: Site, reviewer: AbstractBaseUser, since: object) -> i
     return alone + opinions
 
 
-@transaction.atomic
 def serve_check(*, site: Site, reviewer: AbstractBaseUser) -> KnownAnswerCheck | None:
     """Put a known-answer check in ``reviewer``'s queue when one is due; None otherwise.
 
@@ -89,7 +88,12 @@ def serve_check(*, site: Site, reviewer: AbstractBaseUser) -> KnownAnswerCheck |
     model long replaced would stand out).
     """
     if not site.known_answer_checks or role_on(reviewer, site) != Role.REVIEWER:
-        return None
+        return None  # (before the transaction: the queue of most sites asks this only)
+    with transaction.atomic():
+        return _serve_due_check(site, reviewer)
+
+
+def _serve_due_check(site: Site, reviewer: AbstractBaseUser) -> KnownAnswerCheck | None:
     mine = KnownAnswerCheck.objects.filter(reviewer=reviewer, flag__site=site)
     if selectors.live_checks(site, reviewer).filter(answer="").exists():
         return None

@@ -88,7 +88,6 @@ _FLAG_RELATIONS = (
 #: ids and scores) once per flag cost more than the rest of a page together; the one
 #: that is read (the evaluation, for normalised scores) is loaded once per version.
 _VERSION_JSON = ("params", "manifest", "metrics", "evaluation")
-_DEFERRED = tuple(f"score__version__{name}" for name in _VERSION_JSON)
 
 
 #: What a list of flags joins in its one query. The segment's video and a superseded
@@ -96,6 +95,16 @@ _DEFERRED = tuple(f"score__version__{name}" for name in _VERSION_JSON)
 #: no flag of the page has one): four more joins made planning the page's query take
 #: ten times as long as running it.
 _LIST_JOINED = ("score", "score__asset", "score__version", "reviewer")
+#: Of the joined rows, only what a list reads (``webapp.review.rows``, the grid's
+#: template): the version's JSON and the asset's and reviewer's other columns are never
+#: fetched or decoded for a page of flags.
+_SCORE_FIELDS = ("asset", "version", "score", "threshold", "is_flagged", "heatmap", "details")
+_LIST_RELATED_FIELDS = (
+    *(f"score__{name}" for name in _SCORE_FIELDS),
+    *(f"score__asset__{name}" for name in ("filename", "width", "height", "frame_index")),
+    *(f"score__version__{name}" for name in ("number", "created_at", "finished_at")),
+    "reviewer__username",
+)
 
 
 def _list_prefetched() -> tuple[Prefetch, ...]:
@@ -120,7 +129,7 @@ def flags_of(
     flags = (
         Flag.objects.filter(site=site)
         .select_related(*_LIST_JOINED)
-        .defer(*_DEFERRED)
+        .only(*(field.name for field in Flag._meta.concrete_fields), *_LIST_RELATED_FIELDS)
         .prefetch_related(*_list_prefetched())
     )
     if status:
