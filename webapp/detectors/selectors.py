@@ -119,8 +119,8 @@ def extreme_examples(
 #: Sorted held-out scores of the versions a process showed flags of lately. A version's
 #: evaluation is written once, when its training succeeds (reviews feed the *next*
 #: version; training again sets ``finished_at`` anew), so the key (id, created, finished)
-#: names one evaluation for good; decoding
-#: it on every page of flags was a sixth of the request.
+#: names one evaluation for good; decoding it on every page of flags was a sixth of the
+#: request.
 _HELD_OUT: OrderedDict[tuple[int, Any, Any], np.ndarray] = OrderedDict()
 _HELD_OUT_VERSIONS = 64
 _HELD_OUT_LOCK = threading.Lock()
@@ -135,14 +135,15 @@ def held_out_scores(version: DetectorVersion) -> np.ndarray:
             _HELD_OUT.move_to_end(key)
             return cached
     if "evaluation" in version.__dict__:
-        rows = (version.evaluation or {}).get("holdout", [])
+        normal, _ = evaluation_scores(version)
     else:  # only that key: not the anomalies' scores too
         rows = (
             DetectorVersion.objects.filter(pk=version.pk)
             .values_list("evaluation__holdout", flat=True)
             .first()
         )
-    scores = np.sort(np.asarray([score for _, score in rows or []], dtype=np.float64))
+        normal = [score for _, score in rows or []]
+    scores = np.sort(np.asarray(normal, dtype=np.float64))
     with _HELD_OUT_LOCK:
         _HELD_OUT[key] = scores
         while len(_HELD_OUT) > _HELD_OUT_VERSIONS:

@@ -44,8 +44,8 @@ class DetectedBoxOutput(serializers.Serializer):
 class SupersededOutput(serializers.Serializer):
     """The newer model's score of a superseded flag's image (or peak frame)."""
 
-    version = serializers.IntegerField(source="version_id")
-    version_number = serializers.IntegerField(source="version.number")
+    version = serializers.IntegerField()
+    version_number = serializers.IntegerField()
     score = serializers.FloatField()
     threshold = serializers.FloatField()
     is_flagged = serializers.BooleanField(help_text="Whether the newer model flags it too.")
