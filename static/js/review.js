@@ -738,14 +738,15 @@
     if (handled) event.preventDefault();
   });
 
-  // Start: names cut at their middle, not their end (".png" and ".jpg" stay apart); then
-  // show the selected item (the first, or the one the grid opened) in the viewer.
-  items().forEach(function (li) {
-    var name = li.querySelector(".flag-name");
-    if (name) showName(name, name.textContent.trim());
+  // Start: the page's rows (in the API's order), then the selected item (the first, or
+  // the one the grid opened) in the viewer.
+  var rows = document.getElementById("flag-rows");
+  (rows ? JSON.parse(rows.textContent) : []).forEach(function (flag) {
+    list.appendChild(itemFromFlag(flag));
   });
   var opened = /[?&]flag=\d/.test(window.location.search);
-  var first = selected() || items()[0];
+  var first =
+    list.querySelector('.flag-item[data-flag-id="' + list.dataset.selectedId + '"]') || items()[0];
   if (first) select(first, opened);
   refreshEmpty();
   if (scoringRunning && viewStatus === "pending" && root.dataset.scoringUrl) {

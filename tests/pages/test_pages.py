@@ -11,6 +11,7 @@ from django.test import Client
 
 from tests.factories import SiteFactory, member, normal_images, odd_images, upload_images
 from tests.images import green_texture, jpeg_bytes
+from tests.queue_page import queue_rows, selected_id
 from webapp.assets.models import Asset, Purpose, Upload
 from webapp.detectors.models import DetectorVersion, JobStatus, ScoringChunk, ScoringJob
 from webapp.review.models import Flag, FlagStatus
@@ -334,12 +335,13 @@ def test_review_queue_lists_pending_flags_highest_score_first(client, users, fla
     assert response.status_code == 200
     page = response.content.decode()
     flags = list(Flag.objects.order_by("-score__score"))
-    positions = [page.index(f'data-flag-id="{flag.pk}"') for flag in flags]
-    assert positions == sorted(positions)
-    for asset in assets:
-        assert asset.filename in page
-        assert f"/api/assets/{asset.pk}/display/" in page  # the viewer
-        assert f"/api/assets/{asset.pk}/thumbnail/" in page  # the list
+    rows = queue_rows(page)
+    assert [row["id"] for row in rows] == [flag.pk for flag in flags]
+    assert {row["asset"] for row in rows} == {asset.pk for asset in assets}
+    for row in rows:  # what review.js draws each item from (as the API sends it)
+        assert row["filename"] in page
+        assert row["thumbnail_url"] == f"/api/assets/{row['asset']}/thumbnail/"
+    assert f"/api/assets/{flags[0].score.asset_id}/display/" in page  # the viewer
     assert "0.9000" in page and "0.5000" in page
     assert f"Model {version.number}" in page
     assert '<strong id="pending-count">3</strong>' in page
@@ -371,10 +373,9 @@ def test_review_queue_status_filter(client, users, flagged):
     Flag.objects.filter(pk=top.pk).update(status=FlagStatus.CONFIRMED, reviewer=users["reviewer"])
     login(client, users["reviewer"])
     pending = client.get("/sites/park/review/").content.decode()
-    assert f'data-flag-id="{top.pk}"' not in pending
+    assert top.pk not in [row["id"] for row in queue_rows(pending)]
     confirmed = client.get("/sites/park/review/?status=confirmed").content.decode()
-    assert f'data-flag-id="{top.pk}"' in confirmed
-    assert confirmed.count("data-flag-id=") == 1
+    assert [row["id"] for row in queue_rows(confirmed)] == [top.pk]
     assert '<option value="confirmed" selected>' in confirmed
     rejected = client.get("/sites/park/review/?status=rejected").content.decode()
     assert "No flags with this status" in rejected
@@ -387,7 +388,7 @@ def test_empty_queue_says_so(client, users):
     login(client, users["reviewer"])
     page = client.get("/sites/park/review/").content.decode()
     assert "Nothing to review" in page
-    assert "data-flag-id=" not in page
+    assert queue_rows(page) == [] and selected_id(page) is None
 
 
 def test_static_files_are_found():
@@ -517,7 +518,8 @@ def test_review_queue_shows_how_unusual_each_flag_is_against_normal_images(clien
     login(client, users["reviewer"])
     page = client.get("/sites/park/review/").content.decode()
     assert 'id="viewer-normalised">100 %' in page  # 0.9 beats all three
-    assert 'data-normalised="0.6666' in page  # 0.8 and 0.7 beat two of three
+    normalised = [row["normalised_score"] for row in queue_rows(page)]
+    assert normalised == pytest.approx([1, 2 / 3, 2 / 3])  # 0.8 and 0.7 beat two of three
 
 
 def test_review_grid_lists_pending_flags_as_thumbnails(client, users, flagged):
@@ -546,8 +548,7 @@ def test_review_queue_opens_the_flag_the_grid_names(client, users, flagged):
     lowest = Flag.objects.order_by("score__score").first()
     login(client, users["reviewer"])
     page = client.get(f"/sites/park/review/?flag={lowest.pk}").content.decode()
-    assert re.search(rf'class="flag-item selected" data-flag-id="{lowest.pk}"', page)
-    assert page.count("flag-item selected") == 1
+    assert selected_id(page) == lowest.pk and lowest.pk in [r["id"] for r in queue_rows(page)]
     assert client.get("/sites/park/review/?flag=abc").status_code == 200
 
 

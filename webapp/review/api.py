@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from webapp.common.pagination import Counted
 from webapp.review import quality, selectors, services
 from webapp.review.models import Decision, Flag, FlagStatus
 from webapp.review.rows import flag_row, flag_rows
@@ -146,9 +147,12 @@ class FlagListView(generics.ListAPIView):
         query.is_valid(raise_exception=True)
         status = query.validated_data.get("status") or None
         since_id = query.validated_data.get("since_id")
-        if status == FlagStatus.PENDING and since_id is None:
+        queue = status == FlagStatus.PENDING and since_id is None
+        if queue:
             quality.serve_check(site=site, reviewer=user)
-        return selectors.flags_for(site, user, status=status, since_id=since_id)
+        flags = selectors.flags_for(site, user, status=status, since_id=since_id)
+        # (the queue's own count, without counting 100,000 pending flags)
+        return Counted(flags, selectors.pending_for(site, user)) if queue else flags
 
     def list(self, request: Request, *args: object, **kwargs: object) -> Response:
         page = self.paginate_queryset(self.get_queryset())

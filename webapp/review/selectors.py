@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Max, OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from webapp.assets.models import Asset, Purpose
 from webapp.assets.selectors import image_assets
@@ -21,6 +21,7 @@ from webapp.review.models import (
     FlagStatus,
     KnownAnswerCheck,
     Opinion,
+    PendingFlagCount,
     Score,
 )
 from webapp.sites.access import UserLike
@@ -209,12 +210,8 @@ def flag_with_site(flag_id: int) -> Flag | None:
 
 def pending_counts(site_ids: Iterable[int]) -> dict[int, int]:
     """Number of pending flags per site id (sites without any are absent)."""
-    rows = (
-        Flag.objects.filter(site_id__in=list(site_ids), status=FlagStatus.PENDING)
-        .values("site_id")
-        .annotate(n=Count("id"))
-    )
-    return {row["site_id"]: row["n"] for row in rows}
+    rows = PendingFlagCount.objects.filter(site_id__in=list(site_ids), pending__gt=0)
+    return dict(rows.values_list("site_id", "pending"))
 
 
 def segment_flags_of(video: Asset) -> QuerySet[Flag]:
@@ -303,8 +300,19 @@ def flags_for(
 
 
 def pending_for(site: Site, user: UserLike) -> int:
-    """How many flags are pending as ``user`` sees them (the number their queue shows)."""
-    return flags_for(site, user, status=FlagStatus.PENDING).count()
+    """How many flags are pending as ``user`` sees them (the number their queue shows).
+
+    The count of :func:`flags_for` with ``status=pending``, from the site's maintained
+    count (:class:`~webapp.review.models.PendingFlagCount`) instead of counting the flags:
+    less the pending flags the user gave an opinion on, plus their open known-answer
+    checks (flags already decided, so never among the pending ones).
+    """
+    total = pending_counts([site.pk]).get(site.pk, 0)
+    if not user.is_authenticated:
+        return total
+    own = _own_opinions(site, user).filter(flag__status=FlagStatus.PENDING).count()
+    checks = live_checks(site, user).filter(answer="").count()
+    return total - own + checks
 
 
 def present(flags: Sequence[Flag], user: UserLike) -> list[Flag]:

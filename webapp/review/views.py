@@ -62,19 +62,15 @@ def review_queue(request: HttpRequest, slug: str) -> HttpResponse:
     if wanted is not None and wanted.status == status and wanted.pk not in {f.pk for f in flags}:
         flags.append(wanted)  # lowest score of those shown: its place in the order
     rows = flag_rows(flags)
-    for row in rows:
-        row["status_label"] = FlagStatus(row["status"]).label
     chosen = wanted.pk if wanted is not None else None
     selected = next((row for row in rows if row["id"] == chosen), rows[0] if rows else None)
+    if selected is not None:
+        selected = {**selected, "status_label": FlagStatus(selected["status"]).label}
     scoring = selectors.queue_status(site)
     context = {
         "site": site,
         "can_review": can(request.user, site, Capability.REVIEW),
-        "pending": (
-            listed.count()
-            if status == FlagStatus.PENDING
-            else selectors.pending_for(site, request.user)
-        ),
+        "pending": selectors.pending_for(site, request.user),
         "status": status,
         "status_choices": FlagStatus.choices,
         "flags": rows,
@@ -102,7 +98,7 @@ def review_grid(request: HttpRequest, slug: str) -> HttpResponse:
     context = {
         "site": site,
         "can_review": can(request.user, site, Capability.REVIEW),
-        "pending": pending.count(),
+        "pending": selectors.pending_for(site, request.user),
         "flags": flags,
         "page_size": GRID_PAGE_SIZE,
     }
