@@ -11,6 +11,7 @@ from typing import Protocol, TypeVar
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
+from django.db.models import OuterRef, Subquery
 from django.http import Http404
 
 from webapp.sites.models import Membership, Site
@@ -26,13 +27,28 @@ class _OfSite(Protocol):
 _T = TypeVar("_T", bound=_OfSite)
 
 
+#: Where a site instance keeps the roles read for it, by user id: a page asks several
+#: times (may they upload? review? manage?) and each asking was a query. The memo lives
+#: as long as the instance, a request's; :func:`forget_roles` clears it on a change.
+_ROLES = "_roles_by_user"
+
+
 def role_on(user: UserLike, site: Site) -> str | None:
     if not user.is_authenticated:
         return None
     if user.is_staff:
         return Role.ADMIN
-    membership = Membership.objects.filter(site=site, user=user).only("role").first()
-    return membership.role if membership else None
+    roles = site.__dict__.setdefault(_ROLES, {})
+    if user.pk not in roles:
+        roles[user.pk] = (
+            Membership.objects.filter(site=site, user=user).values_list("role", flat=True).first()
+        )
+    return roles[user.pk]
+
+
+def forget_roles(site: Site) -> None:
+    """Read roles on ``site`` from the database again (after a membership changed)."""
+    site.__dict__.pop(_ROLES, None)
 
 
 def can(user: UserLike, site: Site, capability: Capability) -> bool:
@@ -59,14 +75,15 @@ UNREAD_VERSION_JSON = ("active_version__manifest", "active_version__evaluation")
 
 def access_site(user: UserLike, slug: str, capability: Capability = Capability.VIEW) -> Site:
     """The site with ``slug`` if ``user`` may do ``capability`` there (404/403 otherwise)."""
-    site = (
-        Site.objects.select_related("active_version")
-        .defer(*UNREAD_VERSION_JSON)
-        .filter(slug=slug)
-        .first()
-    )
+    sites = Site.objects.select_related("active_version").defer(*UNREAD_VERSION_JSON)
+    if user.is_authenticated and not user.is_staff:  # (the role in the same query)
+        role = Membership.objects.filter(site=OuterRef("pk"), user_id=user.pk).values("role")
+        sites = sites.annotate(viewer_role=Subquery(role[:1]))
+    site = sites.filter(slug=slug).first()
     if site is None:
         raise Http404(f"Site '{slug}' not found.")
+    if hasattr(site, "viewer_role"):
+        site.__dict__.setdefault(_ROLES, {})[user.pk] = site.viewer_role
     check_capability(user, site, capability)
     return site
 

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
 from webapp.sites import audit
+from webapp.sites.access import forget_roles
 from webapp.sites.models import AuditAction, Membership, Site
 from webapp.sites.roles import Role
 
@@ -60,6 +61,7 @@ def set_membership(
     membership, created = Membership.objects.update_or_create(
         site=site, user=user, defaults={"role": role}
     )
+    forget_roles(site)
     if created or before != role:
         audit.record(
             site=site,
@@ -81,6 +83,7 @@ def remove_membership(*, site: Site, username: str, actor: AbstractBaseUser | No
     if membership is None:
         raise ValidationError({"username": f"'{username}' is not a member of '{site.slug}'."})
     membership.delete()
+    forget_roles(site)
     audit.record(
         site=site,
         actor=actor,
