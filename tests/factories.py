@@ -11,6 +11,8 @@ from django.contrib.auth import get_user_model
 from tests.images import green_texture, grey_blue_scene, png_bytes
 from webapp.assets.models import Asset
 from webapp.assets.services import IncomingFile, create_upload
+from webapp.common.jobs import JobStatus
+from webapp.detectors.models import DetectorVersion
 from webapp.sites.models import Membership, Site
 from webapp.sites.roles import Role
 
@@ -67,3 +69,14 @@ def odd_images(count: int, start: int = 0) -> list[tuple[str, bytes]]:
     return [
         (f"odd-{i:03d}.png", png_bytes(grey_blue_scene(i))) for i in range(start, start + count)
     ]
+
+
+def trained_version(site: Site, number: int) -> DetectorVersion:
+    """A succeeded ``histogram_iforest`` version with threshold 0.5 and no artefact."""
+    return DetectorVersion.objects.create(
+        site=site,
+        number=number,
+        kind="histogram_iforest",
+        status=JobStatus.SUCCEEDED,
+        threshold=0.5,
+    )

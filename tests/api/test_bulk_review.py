@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import SiteFactory, odd_images, upload_images
+from tests.factories import SiteFactory, odd_images, trained_version, upload_images
 from webapp.assets.models import Purpose
 from webapp.detectors.models import DetectorVersion, JobStatus, ScoringChunk, ScoringJob
 from webapp.detectors.services import activate_version
@@ -18,21 +18,11 @@ REVIEW = "/api/sites/park/flags/review/"
 UNDO = "/api/sites/park/flags/undo/"
 
 
-def version(site, number: int) -> DetectorVersion:  # type: ignore[no-untyped-def]
-    return DetectorVersion.objects.create(
-        site=site,
-        number=number,
-        kind="histogram_iforest",
-        status=JobStatus.SUCCEEDED,
-        threshold=0.5,
-    )
-
-
 @pytest.fixture
 def flags(site, users):  # type: ignore[no-untyped-def]
     """Four pending flags of version 1 on ``park`` (scores 0.9 ... 0.6), highest first."""
     assets = upload_images(site, users["uploader"], Purpose.SCORE, odd_images(4))
-    first = version(site, 1)
+    first = trained_version(site, 1)
     record_scores(version=first, assets=assets, scores=[0.9, 0.8, 0.7, 0.6])
     Site.objects.filter(pk=site.pk).update(active_version=first)  # (no scoring job queued)
     return [Flag.objects.get(score__asset=asset) for asset in assets]
@@ -47,7 +37,7 @@ def test_bulk_review_applies_what_it_can_and_reports_each_id(site, users, flags,
     # b was reviewed by someone else meanwhile
     api("admin").post(f"/api/flags/{b.pk}/review/", {"decision": "reject"})
     # c's image was scored again by a newer model: its flag now stands for it
-    second = version(site, 2)
+    second = trained_version(site, 2)
     activate_version(version=second)
     record_scores(version=second, assets=[c.score.asset], scores=[0.75])
     newer = Flag.objects.get(score__asset=c.score.asset, score__version=second)
@@ -55,11 +45,11 @@ def test_bulk_review_applies_what_it_can_and_reports_each_id(site, users, flags,
     other = SiteFactory(slug="line", name="Line")
     Membership.objects.create(site=other, user=users["reviewer"], role="viewer")
     (other_asset,) = upload_images(other, users["admin"], Purpose.SCORE, odd_images(1))
-    record_scores(version=version(other, 1), assets=[other_asset], scores=[0.9])
+    record_scores(version=trained_version(other, 1), assets=[other_asset], scores=[0.9])
     theirs = Flag.objects.get(site=other)
     hidden = SiteFactory(slug="hidden", name="Hidden")
     (hidden_asset,) = upload_images(hidden, users["admin"], Purpose.SCORE, odd_images(1))
-    record_scores(version=version(hidden, 1), assets=[hidden_asset], scores=[0.9])
+    record_scores(version=trained_version(hidden, 1), assets=[hidden_asset], scores=[0.9])
     secret = Flag.objects.get(site=hidden)
     entries = AuditEntry.objects.filter(action=AuditAction.REVIEW_CONFIRM).count()
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import odd_images, upload_images
+from tests.factories import odd_images, trained_version, upload_images
 from webapp.assets.models import Purpose
 from webapp.common.errors import Conflict
-from webapp.detectors.models import DetectorVersion, JobStatus, ScoringJob
+from webapp.detectors.models import JobStatus, ScoringJob
 from webapp.detectors.services import activate_version, request_scoring, rescore_site
 from webapp.review.models import Flag, FlagStatus
 from webapp.review.selectors import normal_training_assets
@@ -17,21 +17,11 @@ from webapp.review.services import record_scores, review_flag, undo_review
 pytestmark = pytest.mark.django_db
 
 
-def version(site, number: int) -> DetectorVersion:  # type: ignore[no-untyped-def]
-    return DetectorVersion.objects.create(
-        site=site,
-        number=number,
-        kind="histogram_iforest",
-        status=JobStatus.SUCCEEDED,
-        threshold=0.5,
-    )
-
-
 @pytest.fixture
 def scored(site, users):  # type: ignore[no-untyped-def]
     """Version 1 active with three pending flags; version 2 trained, not yet active."""
     assets = upload_images(site, users["uploader"], Purpose.SCORE, odd_images(3))
-    first, second = version(site, 1), version(site, 2)
+    first, second = trained_version(site, 1), trained_version(site, 2)
     activate_version(version=first)
     record_scores(version=first, assets=assets, scores=[0.9, 0.8, 0.7])
     return first, second, assets
@@ -105,7 +95,7 @@ def test_a_superseded_flag_is_reviewed_once(scored, users):
 
 def test_scoring_is_requested_once_per_version(site, users):
     assets = upload_images(site, users["uploader"], Purpose.SCORE, odd_images(4))
-    active = version(site, 1)
+    active = trained_version(site, 1)
     site.active_version = active
     site.save()
     job = request_scoring(site=site, version=active, assets=assets[:3])

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import SiteFactory, member, odd_images, upload_images
+from tests.factories import SiteFactory, member, odd_images, trained_version, upload_images
 from webapp.assets.models import Asset, Purpose
-from webapp.detectors.models import DetectorVersion, JobStatus
 from webapp.detectors.services import activate_version
 from webapp.review import quality
 from webapp.review.models import Flag, FlagStatus, PendingFlagCount, Score
@@ -18,16 +17,6 @@ from webapp.sites.models import Site
 from webapp.sites.roles import Role
 
 pytestmark = pytest.mark.django_db
-
-
-def version(site: Site, number: int) -> DetectorVersion:
-    return DetectorVersion.objects.create(
-        site=site,
-        number=number,
-        kind="histogram_iforest",
-        status=JobStatus.SUCCEEDED,
-        threshold=0.5,
-    )
 
 
 def counted(site: Site) -> int:
@@ -40,7 +29,7 @@ def kept(site: Site) -> int:
 
 def test_the_kept_count_follows_every_way_flags_are_written(site, users):
     other = SiteFactory(slug="orchard")
-    first = version(site, 1)
+    first = trained_version(site, 1)
     activate_version(version=first)
     assets = upload_images(site, users["uploader"], Purpose.SCORE, odd_images(6))
     record_scores(version=first, assets=assets, scores=[0.9, 0.8, 0.7, 0.6, 0.55, 0.2])
@@ -58,7 +47,7 @@ def test_the_kept_count_follows_every_way_flags_are_written(site, users):
     assert kept(site) == 4
 
     # a newer model supersedes the flags of the images it scores, and flags them anew
-    second = version(site, 2)
+    second = trained_version(site, 2)
     activate_version(version=second)
     record_scores(version=second, assets=assets[:3], scores=[0.95, 0.1, 0.1])
     assert kept(site) == counted(site)
@@ -98,7 +87,7 @@ def test_each_reviewer_counts_the_queue_they_see(site, users):
     )
     site.refresh_from_db()
     second = member(site, Role.REVIEWER, username="second")
-    first = version(site, 1)
+    first = trained_version(site, 1)
     activate_version(version=first)
     assets = upload_images(site, users["uploader"], Purpose.SCORE, odd_images(8))
     record_scores(version=first, assets=assets, scores=[0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55])
