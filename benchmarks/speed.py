@@ -1,6 +1,6 @@
 """Speed at scale: each figure beside its physical reference, measured in the same run.
 
-Run: ``make bench-speed`` or ``python -m benchmarks.speed [--flags 100000] [--seconds 20]``.
+Run: ``make bench-speed`` or ``python -m benchmarks.speed [--flags 100000] [--seconds 60]``.
 
 What it does, on its own PostgreSQL database (``SPEED_DATABASE_URL``, default
 ``postgres://postgres@127.0.0.1:5432/anomaly_speed``, created when missing) and its own
@@ -20,7 +20,8 @@ What it does, on its own PostgreSQL database (``SPEED_DATABASE_URL``, default
    then a version's ROC plot (from the cache) and a thumbnail (from storage) by 8 clients
    back to back. Each run has a ``Static`` user too: a static file from the same server,
    the bare HTTP round trip under the same load. The page's SQL alone (``EXPLAIN
-   ANALYZE``) and its query count are printed beside the page.
+   ANALYZE``) and its query count are printed beside the page. Then the site's overview
+   page (its guide counts the site's training images) by one client, 20 times.
 5. With the server stopped: ``histogram_iforest`` scoring (the worker's path: read from
    storage, decode, score) against decoding alone, and ``deep_knn`` scoring against the
    backbone's forward pass alone on the same images at the same sizes.
@@ -274,7 +275,9 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _start_server(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+def _start_server(
+    env: dict[str, str], workers: int, threads: int
+) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     command = [
         str(REPO / ".venv" / "bin" / "gunicorn"),
@@ -282,9 +285,9 @@ def _start_server(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
-        "2",
+        str(workers),
         "--threads",
-        "4",
+        str(threads),
         "--timeout",
         "600",
     ]
@@ -319,6 +322,24 @@ def _warm(base: str, fixture: Fixture, paths: list[str]) -> None:
 
 
 # --- measurements ----------------------------------------------------------------------
+
+
+def _one_client(base: str, fixture: Fixture, path: str, *, count: int = 20) -> Latency:
+    """``count`` requests one after another by one signed-in client: p50 / p95 in ms."""
+    import urllib.request
+
+    times = []
+    for _ in range(count):
+        request = urllib.request.Request(base + path)
+        request.add_header("Cookie", f"sessionid={fixture.session}")
+        started = time.perf_counter()
+        with urllib.request.urlopen(request, timeout=120) as response:
+            response.read()
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return Latency(
+        p50=times[len(times) // 2], p95=times[int(0.95 * (len(times) - 1))], count=count, failures=0
+    )
 
 
 @dataclass
@@ -564,9 +585,17 @@ def _ms(latency: Latency) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--flags", type=int, default=100_000)
-    parser.add_argument("--seconds", type=int, default=20, help="length of each locust run")
+    parser.add_argument(
+        "--seconds",
+        type=int,
+        default=60,
+        help="length of the paced run (the others take half); at 20 s a p95 is the 4th "
+        "slowest of 80 requests and moved by 50 ms from run to run",
+    )
     parser.add_argument("--fresh", action="store_true", help="make the flags again")
     parser.add_argument("--skip-models", action="store_true", help="no scoring measurements")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn processes")
+    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per process")
     args = parser.parse_args(argv)
 
     env = _configure_environment()
@@ -587,9 +616,10 @@ def main(argv: list[str] | None = None) -> int:
     sql_ms, n_queries = _page_sql(fixture)
 
     decode_2 = _decode_rate(blobs, threads=2)  # (before the server's workers start)
-    server, base = _start_server(env)
+    server, base = _start_server(env, args.workers, args.threads)
     try:
         pages = [
+            f"/sites/{SLUG}/",
             f"/sites/{SLUG}/review/",
             f"/api/sites/{SLUG}/flags/?status=pending",
             f"/versions/{fixture.version.pk}/plots/roc.png",
@@ -623,6 +653,9 @@ def main(argv: list[str] | None = None) -> int:
             pacing=0,
             asset=thumb_asset,
         )
+        # the site's overview (its guide counts the training images): no load, one client
+        overview = _one_client(base, fixture, f"/sites/{SLUG}/")
+        overview_static = _one_client(base, fixture, "/static/css/app.css")
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -638,7 +671,8 @@ def main(argv: list[str] | None = None) -> int:
     api = paced["GET flags?status=pending"]
     lines = [
         f"speed at scale: {args.flags} flags in PostgreSQL ({int(args.flags * 0.9)} or so "
-        f"pending); gunicorn 2 workers x 4 threads; {os.cpu_count()} CPU cores; load average "
+        f"pending); gunicorn {args.workers} workers x {args.threads} threads; "
+        f"{os.cpu_count()} CPU cores; load average "
         f"{load_before[0]:.2f} before, {load_after[0]:.2f} after",
         "latencies p50 / p95; locust on 127.0.0.1, headless, "
         f"{args.seconds} s paced at 1 request/s per user (4 page, 4 API, 2 static users); "
@@ -662,6 +696,14 @@ def main(argv: list[str] | None = None) -> int:
             "",
             "p95 < 100 ms",
             "yes" if api.p95 < 100 else "no",
+        ),
+        _row(
+            "site overview page, 1 client",
+            _ms(overview),
+            f"static {_ms(overview_static)}",
+            "",
+            "",
+            "",
         ),
         _row(
             "ingest POST uploads (1 MP JPEG)",

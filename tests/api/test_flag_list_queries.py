@@ -57,6 +57,8 @@ def test_pending_page_and_api_cost_the_same_queries_for_3_or_120_flags(site, use
     Flag.objects.filter(pk__in=[f.pk for f in decided]).update(
         status=FlagStatus.REJECTED, reviewer=users["admin"]
     )
+    # (the first read after many changes folds the site's count rows into one, once)
+    assert _queries(client, page) <= small[0] + 4
     assert (_queries(client, page), _queries(reviewer, url)) == small
 
     listed = reviewer.get(url).json()

@@ -141,23 +141,30 @@ class Flag(models.Model):
 
 
 class PendingFlagCount(models.Model):
-    """How many flags of a site are pending, kept exact by the database itself.
+    """A part of a site's pending-flag count: the site's rows add up to it.
 
     Every queue page, the live queue's poll and the API's first page show this number;
     counting 100,000 pending flags took longer than the rest of such a request. Triggers
-    on ``review_flag`` (migration ``0008``) add and subtract on every insert, update and
-    delete, whichever way it comes (``bulk_create``, ``update()``, cascades, raw SQL), so
-    no code path can forget it. Read only (:func:`webapp.review.selectors.pending_for`);
-    a site without a row has none.
+    on ``review_flag`` (migration ``0008``) add a row with the change of every insert,
+    update and delete, whichever way it comes (``bulk_create``, ``update()``, cascades, raw
+    SQL), so no code path can forget it. Rows, not one counter per site: a counter row
+    would be locked by each transaction that changes a flag until it commits, so a
+    scoring chunk superseding a flag that a reviewer is deciding would deadlock with
+    them. Reading compacts a site's rows into one (:func:`webapp.review.selectors.
+    pending_counts`). No foreign key: a site's deletion removes its flags (whose trigger
+    adds a row) before the site, and then its rows (``webapp.sites.deletion``).
     """
 
-    site = models.OneToOneField(
-        "sites.Site", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    site = models.ForeignKey(
+        "sites.Site",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
-    pending = models.IntegerField(default=0)
+    pending = models.IntegerField()
 
     def __str__(self) -> str:
-        return f"{self.pending} pending on site {self.site_id}"
+        return f"{self.pending:+d} pending on site {self.site_id}"
 
 
 class KnownAnswerCheck(models.Model):

@@ -7,7 +7,21 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Case, Exists, F, Max, OuterRef, Prefetch, Q, QuerySet, Subquery, When
+from django.db import connection, transaction
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    Max,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    When,
+)
 
 from webapp.assets.models import Asset, MediaType, Purpose
 from webapp.assets.selectors import image_assets
@@ -244,10 +258,44 @@ def flag_with_site(flag_id: int) -> Flag | None:
     return Flag.objects.select_related("site", *_FLAG_RELATIONS).filter(pk=flag_id).first()
 
 
+#: A site's count is read as the sum of its rows; past this many, reading folds them into one.
+COMPACT_AFTER = 32
+
+
 def pending_counts(site_ids: Iterable[int]) -> dict[int, int]:
-    """Number of pending flags per site id (sites without any are absent)."""
-    rows = PendingFlagCount.objects.filter(site_id__in=list(site_ids), pending__gt=0)
-    return dict(rows.values_list("site_id", "pending"))
+    """Number of pending flags per site id (sites without any are absent).
+
+    The sum of each site's :class:`~webapp.review.models.PendingFlagCount` rows; a site
+    with many rows has them folded into one afterwards (:func:`_compact`).
+    """
+    rows = (
+        PendingFlagCount.objects.filter(site_id__in=list(site_ids))
+        .values("site_id")
+        .annotate(total=Sum("pending"), parts=Count("id"))
+        .order_by()
+    )
+    counts = {}
+    for row in rows:
+        if row["parts"] > COMPACT_AFTER:
+            _compact(row["site_id"])
+        if row["total"]:
+            counts[row["site_id"]] = row["total"]
+    return counts
+
+
+def _compact(site_id: int) -> None:
+    """Fold a site's count rows into one: those it deletes, summed (``RETURNING``).
+
+    A row that a transaction adds meanwhile is not seen, so not deleted, and stays; a
+    second reader folding at the same time waits for the first, then finds nothing left.
+    It locks only these rows, which nothing else ever waits for.
+    """
+    table = PendingFlagCount._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table} WHERE site_id = %s RETURNING pending", [site_id])
+        total = sum(pending for (pending,) in cursor.fetchall())
+        if total:
+            PendingFlagCount.objects.create(site_id=site_id, pending=total)
 
 
 def segment_flags_of(video: Asset) -> QuerySet[Flag]:

@@ -43,7 +43,7 @@ from webapp.common.errors import Conflict
 from webapp.common.jobs import JobStatus
 from webapp.detectors.models import DetectorVersion, ScoringChunk
 from webapp.objects.models import Box
-from webapp.review.models import REVIEWED, Flag, Score
+from webapp.review.models import REVIEWED, Flag, PendingFlagCount, Score
 from webapp.sites import audit
 from webapp.sites.models import AuditAction, Site
 
@@ -343,6 +343,8 @@ def delete_site(*, site: Site, actor: Actor, confirmation: str | None) -> Impact
     Site.objects.filter(pk=site.pk).update(active_version=None)
     Flag.objects.filter(site=site).delete()
     Asset.objects.filter(site=site, source_video__isnull=False).delete()
+    site_id = site.pk
     site.delete()
+    PendingFlagCount.objects.filter(site_id=site_id).delete()  # (no foreign key: see there)
     _remove_files_after_commit(files)
     return impact

@@ -1,10 +1,11 @@
 """The per-site pending count, kept by triggers on ``review_flag`` (PostgreSQL, SQLite).
 
-PostgreSQL: statement-level triggers over transition tables, one counter update per
-statement (a ``bulk_create`` of 5,000 flags is one update, not 5,000). SQLite: row-level
-triggers (its only kind). Both only change the count when a row enters or leaves
-``pending`` (or moves between sites), so a note or a reviewer written on a flag costs
-nothing. The counts start from the flags there are.
+Each trigger adds a row with the change it saw (see ``PendingFlagCount``): PostgreSQL
+statement-level triggers over transition tables, one row per statement and site (a
+``bulk_create`` of 5,000 flags adds one row, not 5,000); SQLite row-level triggers, its
+only kind. Both only add a row when flags enter or leave ``pending`` (or move between
+sites), so a note or a reviewer written on a flag costs nothing. The count starts from the
+flags there are.
 """
 
 import django.db.models.deletion
@@ -15,19 +16,15 @@ POSTGRESQL_FORWARD = [
     CREATE FUNCTION review_flag_pending_added() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         INSERT INTO review_pendingflagcount (site_id, pending)
-            SELECT site_id, count(*) FROM new_rows WHERE status = 'pending' GROUP BY site_id
-        ON CONFLICT (site_id)
-            DO UPDATE SET pending = review_pendingflagcount.pending + EXCLUDED.pending;
+            SELECT site_id, count(*) FROM new_rows WHERE status = 'pending' GROUP BY site_id;
         RETURN NULL;
     END $$
     """,
     """
     CREATE FUNCTION review_flag_pending_removed() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        UPDATE review_pendingflagcount AS c SET pending = c.pending - gone.n
-            FROM (SELECT site_id, count(*) AS n FROM old_rows WHERE status = 'pending'
-                  GROUP BY site_id) AS gone
-            WHERE c.site_id = gone.site_id;
+        INSERT INTO review_pendingflagcount (site_id, pending)
+            SELECT site_id, -count(*) FROM old_rows WHERE status = 'pending' GROUP BY site_id;
         RETURN NULL;
     END $$
     """,
@@ -41,9 +38,7 @@ POSTGRESQL_FORWARD = [
                 UNION ALL
                 SELECT site_id, -count(*) FROM old_rows WHERE status = 'pending'
                 GROUP BY site_id
-            ) AS delta GROUP BY site_id HAVING sum(n) <> 0
-        ON CONFLICT (site_id)
-            DO UPDATE SET pending = review_pendingflagcount.pending + EXCLUDED.pending;
+            ) AS delta GROUP BY site_id HAVING sum(n) <> 0;
         RETURN NULL;
     END $$
     """,
@@ -76,25 +71,23 @@ SQLITE_FORWARD = [
     """
     CREATE TRIGGER review_flag_pending_insert AFTER INSERT ON review_flag
     WHEN NEW.status = 'pending' BEGIN
-        INSERT INTO review_pendingflagcount (site_id, pending) VALUES (NEW.site_id, 1)
-        ON CONFLICT (site_id) DO UPDATE SET pending = pending + 1;
+        INSERT INTO review_pendingflagcount (site_id, pending) VALUES (NEW.site_id, 1);
     END
     """,
     """
     CREATE TRIGGER review_flag_pending_delete AFTER DELETE ON review_flag
     WHEN OLD.status = 'pending' BEGIN
-        UPDATE review_pendingflagcount SET pending = pending - 1 WHERE site_id = OLD.site_id;
+        INSERT INTO review_pendingflagcount (site_id, pending) VALUES (OLD.site_id, -1);
     END
     """,
     """
     CREATE TRIGGER review_flag_pending_update AFTER UPDATE OF status, site_id ON review_flag
     WHEN (OLD.status = 'pending' OR NEW.status = 'pending')
         AND (OLD.status IS NOT NEW.status OR OLD.site_id IS NOT NEW.site_id) BEGIN
-        UPDATE review_pendingflagcount SET pending = pending - 1
-            WHERE site_id = OLD.site_id AND OLD.status = 'pending';
         INSERT INTO review_pendingflagcount (site_id, pending)
-            SELECT NEW.site_id, 1 WHERE NEW.status = 'pending'
-        ON CONFLICT (site_id) DO UPDATE SET pending = pending + 1;
+            SELECT OLD.site_id, -1 WHERE OLD.status = 'pending';
+        INSERT INTO review_pendingflagcount (site_id, pending)
+            SELECT NEW.site_id, 1 WHERE NEW.status = 'pending';
     END
     """,
 ]
@@ -143,16 +136,21 @@ class Migration(migrations.Migration):
             name="PendingFlagCount",
             fields=[
                 (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("pending", models.IntegerField()),
+                (
                     "site",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        primary_key=True,
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
                         related_name="+",
-                        serialize=False,
                         to="sites.site",
                     ),
                 ),
-                ("pending", models.IntegerField(default=0)),
             ],
         ),
         migrations.RunPython(create_triggers, drop_triggers),
