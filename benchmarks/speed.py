@@ -309,37 +309,24 @@ def _start_server(
     return server, base
 
 
-def _warm(base: str, fixture: Fixture, paths: list[str]) -> None:
-    """One request each (plots drawn, connections opened, each worker's imports done)."""
+def _get(base: str, fixture: Fixture, path: str) -> None:
+    """One GET as the bench's reviewer (token for the API, session cookie for pages)."""
     import urllib.request
 
+    request = urllib.request.Request(base + path)
+    request.add_header("Authorization", f"Token {fixture.token}")
+    request.add_header("Cookie", f"sessionid={fixture.session}")
+    with urllib.request.urlopen(request, timeout=120) as response:
+        response.read()
+
+
+def _warm(base: str, fixture: Fixture, paths: list[str]) -> None:
+    """One request each (plots drawn, connections opened, each worker's imports done)."""
     for path in paths * 4:
-        request = urllib.request.Request(base + path)
-        request.add_header("Authorization", f"Token {fixture.token}")
-        request.add_header("Cookie", f"sessionid={fixture.session}")
-        with urllib.request.urlopen(request, timeout=120) as response:
-            response.read()
+        _get(base, fixture, path)
 
 
 # --- measurements ----------------------------------------------------------------------
-
-
-def _one_client(base: str, fixture: Fixture, path: str, *, count: int = 20) -> Latency:
-    """``count`` requests one after another by one signed-in client: p50 / p95 in ms."""
-    import urllib.request
-
-    times = []
-    for _ in range(count):
-        request = urllib.request.Request(base + path)
-        request.add_header("Cookie", f"sessionid={fixture.session}")
-        started = time.perf_counter()
-        with urllib.request.urlopen(request, timeout=120) as response:
-            response.read()
-        times.append((time.perf_counter() - started) * 1000)
-    times.sort()
-    return Latency(
-        p50=times[len(times) // 2], p95=times[int(0.95 * (len(times) - 1))], count=count, failures=0
-    )
 
 
 @dataclass
@@ -348,6 +335,19 @@ class Latency:
     p95: float
     count: int
     failures: int
+
+
+def _one_client(base: str, fixture: Fixture, path: str, *, count: int = 20) -> Latency:
+    """``count`` requests one after another by one signed-in client: p50 / p95 in ms."""
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        _get(base, fixture, path)
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return Latency(
+        p50=times[len(times) // 2], p95=times[int(0.95 * (len(times) - 1))], count=count, failures=0
+    )
 
 
 def _locust(

@@ -28,8 +28,5 @@ class Counted:
     def count(self) -> int:
         return self.total
 
-    def __len__(self) -> int:
-        return self.total
-
     def __getitem__(self, key: Any) -> Any:
         return self.queryset[key]

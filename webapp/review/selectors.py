@@ -58,13 +58,13 @@ def _covering_segments() -> QuerySet[Flag]:
 
 def _decided(site: Site) -> tuple[QuerySet[Flag], QuerySet[Asset]]:
     """Ids of the site's assets with a decision: their own flag's, or a covering segment's."""
-    own = _latest(Flag.objects.filter(site=site, video__isnull=True)).values("score__asset_id")
+    own = Flag.objects.filter(site=site, video__isnull=True, status__in=REVIEWED)
     covered = (
         Asset.objects.filter(site=site, media_type=MediaType.FRAME)
-        .filter(Exists(_latest(_covering_segments())))
+        .filter(Exists(_covering_segments().filter(status__in=REVIEWED)))
         .values("pk")
     )
-    return own.order_by(), covered
+    return own.values("score__asset_id"), covered
 
 
 def _decided_as(site: Site, status: str) -> QuerySet[Asset]:

@@ -55,8 +55,10 @@ def review_queue(request: HttpRequest, slug: str) -> HttpResponse:
         status = FlagStatus.PENDING
     if status == FlagStatus.PENDING:
         quality.serve_check(site=site, reviewer=request.user)
-    listed = selectors.flags_for(site, request.user, status=status)
-    flags = selectors.present(listed[: QUEUE_PAGE_SIZE + 1], request.user)
+    flags = selectors.present(
+        selectors.flags_for(site, request.user, status=status)[: QUEUE_PAGE_SIZE + 1],
+        request.user,
+    )
     has_more = len(flags) > QUEUE_PAGE_SIZE
     flags = flags[:QUEUE_PAGE_SIZE]
     if wanted is not None and wanted.status == status and wanted.pk not in {f.pk for f in flags}:
