@@ -226,9 +226,14 @@ def flag_boxes(
     shown: list[DetectedBox] = []
     for box in boxes:
         if threshold is not None and box.openness > threshold:
+            closest = (
+                f"closest: {box.label!r} at {box.confidence:.0%}"
+                if box.confidence > 0
+                else f"found by unlikeness to the training photos, near a {box.label!r}"
+            )
             reason = (
                 f"unlike every known class (openness {box.openness:.3g} > {threshold:.3g}; "
-                f"closest: {box.label!r} at {box.confidence:.0%})"
+                f"{closest})"
             )
             shown.append(dataclasses.replace(box, label=UNKNOWN_LABEL, reason=reason))
         elif box.confidence >= min_confidence:

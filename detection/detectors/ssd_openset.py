@@ -18,6 +18,14 @@ higher = more unlike every known class:
 * ``combined`` (default): the mean of the three, each scaled by how it spreads over the
   training set's own known objects (0 = the median known object, 1 = its 95th percentile).
 
+With ``unknown_regions``, a patch-distance map against the training photos (``deep_knn``'s
+memory of their known objects *and* background) adds candidates of its own: boxes around
+the parts of the map that stand out (:mod:`detection.components.open_regions`), scored by
+their peak on the map's calibrated scale (0 = a training photo's median peak out of fold,
+1 = its 95th percentile, the scale ``combined`` has for known objects). They carry no
+class confidence, so they are shown only when open. A closed-set detector seldom fires on
+an object it was never taught; the map is what *locates* it.
+
 Image score = the worst openness among the object-like candidates (at least
 ``min_objectness`` likely not background; weak guesses on plain background would otherwise
 decide every image's score). When nothing in an image is object-like, its single most
@@ -71,6 +79,9 @@ if TYPE_CHECKING:
 MODEL_FILE = "model.pt"
 BANK_FILE = "bank.pt"
 META_FILE = "classes.json"
+REGIONS_DIR = "regions"
+#: Folds for the out-of-fold peaks that put the region map on its calibrated scale.
+REGION_FOLDS = 5
 Openness = Literal["energy", "max_softmax", "feature_knn", "combined"]
 OPENNESS_METHODS: tuple[str, ...] = get_args(Openness)
 SCORE_NAMES = ("energy", "max_softmax", "feature_knn")
@@ -160,6 +171,12 @@ class SsdOpensetParams(Params):
         ge=1,
         le=50,
         description="feature_knn only: how many of the most similar known objects are compared.",
+    )
+    unknown_regions: bool = Field(
+        False,
+        description="Also look for unknown objects where a photo looks unlike every training "
+        "photo, piece by piece (as the visual-likeness kind compares them), and not only "
+        "where the detector sees an object. Finds objects the detector overlooks; slower.",
     )
     device: Device = "auto"
     seed: Seed = 0
@@ -270,6 +287,10 @@ class SsdOpensetDetector(TorchKind, Detector):
         self.bank: torch.Tensor | None = None
         #: Per score name: (median, 95th percentile) over the training set's known objects.
         self.scales: dict[str, tuple[float, float]] = {}
+        #: With ``unknown_regions``: the patch memory of the training photos, and the
+        #: (median, 95th percentile) of their out-of-fold map peaks.
+        self.regions: Detector | None = None
+        self.region_scale: tuple[float, float] = (0.0, 1.0)
 
     # -- data -------------------------------------------------------------------------------
     def _check_boxes(
@@ -390,6 +411,7 @@ class SsdOpensetDetector(TorchKind, Detector):
         self.classes = classes
         self.loss_history = history
         self._fit_bank(images, boxes, rng)
+        self.regions = self._fit_regions(images) if p.unknown_regions else None
         self.is_fitted = True
         if progress:
             progress(1.0, f"fitted {len(classes)} classes; box bank of {len(self.bank)} boxes")
@@ -507,6 +529,7 @@ class SsdOpensetDetector(TorchKind, Detector):
             for start in range(0, len(images), batch_size):
                 chunk = [images[i] for i in range(start, min(start + batch_size, len(images)))]
                 out = self._forward(chunk)
+                maps = self.regions.score(chunk).heatmaps if self.regions else None
                 chosen = [self._candidates(out, i) for i in range(len(chunk))]
                 rois = [out["boxes"][i][idx] for i, (idx, _) in enumerate(chosen)]
                 feats = self._pooled(out["features"], rois)
@@ -516,7 +539,9 @@ class SsdOpensetDetector(TorchKind, Detector):
                 confidence = torch.softmax(logits, dim=-1).cpu().numpy()
                 objectness = 1 - confidence[:, 0]
                 row = 0
-                for image, (idx, label), roi in zip(chunk, chosen, rois, strict=True):
+                for number, (image, (idx, label), roi) in enumerate(
+                    zip(chunk, chosen, rois, strict=True)
+                ):
                     height, width = image.shape[:2]
                     sx, sy = width / size, height / size
                     found = []
@@ -536,6 +561,8 @@ class SsdOpensetDetector(TorchKind, Detector):
                             )
                         )
                     row += len(idx)
+                    if maps is not None:
+                        found.extend(self._region_candidates(maps[number], found))
                     results.append(found)
         return results
 
@@ -553,6 +580,45 @@ class SsdOpensetDetector(TorchKind, Detector):
         detected = self.detect(images)
         scores = np.array([max(b.openness for b in boxes) for boxes in detected], np.float64)
         return ScoreResult(scores=scores, boxes=detected)
+
+    # -- regions of the patch-distance map -------------------------------------------------
+    def _fit_regions(self, images: Sequence[np.ndarray]) -> Detector:
+        """A ``deep_knn`` memory of the training photos, and its map's calibrated scale.
+
+        The scale comes from each training photo's map peak scored out of fold (its own
+        patches left out of the memory), so a new normal photo lands where they do.
+        """
+        from detection.detectors.deep_knn import DeepKnnDetector
+        from detection.training import fold_indices
+
+        memory = DeepKnnDetector({"device": self.params.device, "seed": self.params.seed})
+        folds = fold_indices(len(images), REGION_FOLDS, self.params.seed)
+        done = memory.fit_out_of_fold(images, folds, on_heatmap=lambda h: np.float32(h.max()))
+        if done is None or done[1] is None:  # too many photos to hold their maps: in-bank peaks
+            memory.fit(images)
+            peaks = [float(h.max()) for h in memory.score(images).heatmaps or []]
+        else:
+            peaks = [float(peak) for peak in done[1]]
+        median, high = np.percentile(peaks, [50, 95])
+        self.region_scale = (float(median), float(high))
+        return memory
+
+    def _region_candidates(
+        self, heatmap: np.ndarray, found: Sequence[DetectedBox]
+    ) -> list[DetectedBox]:
+        """Boxes around what stands out in one photo's map, named after the detector's
+        candidate they overlap most (the closest known class), with no class confidence."""
+        from detection.components.open_regions import region_boxes
+
+        median, high = self.region_scale
+        scaled = (heatmap - median) / max(high - median, MIN_SPREAD["feature_knn"])
+        out = []
+        for (x1, y1, x2, y2), peak in region_boxes(scaled):
+            nearest = max(found, key=lambda box: iou(box.xyxy, (x1, y1, x2, y2)))
+            out.append(
+                DetectedBox(nearest.label, x1, y1, x2 - x1, y2 - y1, confidence=0.0, openness=peak)
+            )
+        return out
 
     # -- the box-feature bank --------------------------------------------------------------
     def _fit_bank(
@@ -624,7 +690,15 @@ class SsdOpensetDetector(TorchKind, Detector):
         assert self.model is not None and self.bank is not None
         self.save_tensors(state_dir / MODEL_FILE, model_state(self.model))
         self.save_tensors(state_dir / BANK_FILE, {"bank": self.bank})
-        meta = {"classes": self.classes, "scales": self.scales, "loss_history": self.loss_history}
+        meta = {
+            "classes": self.classes,
+            "scales": self.scales,
+            "loss_history": self.loss_history,
+            "region_scale": list(self.region_scale),
+        }
+        if self.regions is not None:
+            (state_dir / REGIONS_DIR).mkdir()
+            self.regions._dump(state_dir / REGIONS_DIR)
         (state_dir / META_FILE).write_text(json.dumps(meta, indent=2))
 
     def _restore(self, state_dir: Path) -> None:
@@ -652,3 +726,15 @@ class SsdOpensetDetector(TorchKind, Detector):
         self.classes = classes
         self.scales = scales  # type: ignore[assignment]
         self.loss_history = [float(v) for v in meta.get("loss_history", [])]
+        self.regions = None
+        if (state_dir / REGIONS_DIR).is_dir():
+            from detection.detectors.deep_knn import DeepKnnDetector
+
+            try:
+                median, high = map(float, meta["region_scale"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise DetectorError(f"{self.kind} artefact has no valid region scale") from exc
+            memory = DeepKnnDetector({"device": self.params.device, "seed": self.params.seed})
+            memory._restore(state_dir / REGIONS_DIR)
+            memory.is_fitted = True
+            self.regions, self.region_scale = memory, (median, high)

@@ -3,6 +3,7 @@ unknown): fit, score, boxes in image pixels, save/load, parameters, training glu
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import pytest
 
 from detection.base import DetectorError, ParamsError
 from detection.coco import to_coco
-from detection.objects import UNKNOWN_LABEL, DetectedBox, LabelledBox, flag_boxes
+from detection.objects import UNKNOWN_LABEL, DetectedBox, LabelledBox, flag_boxes, iou
 from detection.registry import create_detector, detector_class, load_detector
 from detection.training import fit_and_calibrate
 from detection.weights import use_project_torch_home
@@ -205,3 +206,35 @@ def test_boxes_of_labelled_images_survive_the_helper() -> None:
     image, boxes = shape_image(np.random.default_rng(0), ["square", "triangle"])
     assert [b.label for b in boxes] == ["square", "triangle"]
     assert all(isinstance(b, LabelledBox) and b.x + b.w <= image.shape[1] for b in boxes)
+
+
+def test_unknown_regions_locate_an_object_the_detector_was_not_taught(tmp_path: Path) -> None:
+    detector = create_detector("ssd_openset", {**PARAMS, "unknown_regions": True})
+    detector.fit(IMAGES, boxes=BOXES)
+    median, high = detector.region_scale
+    assert high > median
+    rng = np.random.default_rng(11)
+    triangles = [shape_image(rng, ["triangle"]) for _ in range(4)]
+    plain = [shape_image(rng, ["square"])[0] for _ in range(4)]
+    result = detector.score([image for image, _ in triangles])
+    located = 0
+    for (_, truth), boxes in zip(triangles, result.boxes, strict=True):
+        regions = [b for b in boxes if b.confidence == 0.0]
+        assert all(b.label in detector.classes for b in regions)
+        peak = max(b.openness for b in regions)
+        located += any(b.openness == peak and iou(b.xyxy, truth[0].xyxy) >= 0.3 for b in regions)
+    assert located >= 3  # the map's peak lies on the triangle
+    assert result.scores.mean() > detector.score(plain).scores.mean()
+
+    region = DetectedBox("square", 1, 1, 5, 5, confidence=0.0, openness=1.5)
+    shown = flag_boxes([region], threshold=1.0)
+    assert shown[0].label == UNKNOWN_LABEL
+    assert "unlikeness to the training photos" in shown[0].reason
+    assert flag_boxes([dataclasses.replace(region, openness=0.5)], threshold=1.0) == []
+
+    path = tmp_path / "ssd.zip"
+    detector.save(path)
+    loaded = load_detector(path)
+    assert loaded.region_scale == (median, high)
+    images = [image for image, _ in triangles[:2]]
+    np.testing.assert_allclose(loaded.score(images).scores, detector.score(images).scores)
