@@ -594,7 +594,8 @@ class SsdOpensetDetector(TorchKind, Detector):
         memory = DeepKnnDetector({"device": self.params.device, "seed": self.params.seed})
         folds = fold_indices(len(images), REGION_FOLDS, self.params.seed)
         done = memory.fit_out_of_fold(images, folds, on_heatmap=lambda h: np.float32(h.max()))
-        if done is None or done[1] is None:  # too many photos to hold their maps: in-bank peaks
+        if done is None or done[1] is None:  # too many maps to hold, or a fold empties a
+            # bank: peaks of the photos against a memory that holds them (lower than out of fold)
             memory.fit(images)
             peaks = [float(h.max()) for h in memory.score(images).heatmaps or []]
         else:
