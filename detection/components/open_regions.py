@@ -37,6 +37,7 @@ def region_boxes(
     rectangle from two levels) are kept once, with the higher peak listed first.
     """
     import cv2
+    from scipy import ndimage
 
     grid = np.asarray(scaled_map, dtype=np.float32)
     if grid.ndim != 2 or grid.size == 0 or not np.isfinite(grid).all():
@@ -47,10 +48,14 @@ def region_boxes(
     for level in sorted(set(levels)):
         mask = (grid >= level).astype(np.uint8)
         count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        if count < 2:
+            continue
+        # every component's peak in one pass over the map, not one pass per component
+        peaks = ndimage.maximum(grid, labels, index=np.arange(1, count))
         for index in range(1, count):
             x, y, w, h, area = (int(v) for v in stats[index])
             if area < min_area:
                 continue
             box = (float(x), float(y), float(x + w), float(y + h))
-            found[box] = max(found.get(box, -np.inf), float(grid[labels == index].max()))
+            found[box] = max(found.get(box, -np.inf), float(peaks[index - 1]))
     return sorted(found.items(), key=lambda item: -item[1])

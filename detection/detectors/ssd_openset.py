@@ -588,10 +588,9 @@ class SsdOpensetDetector(TorchKind, Detector):
         The scale comes from each training photo's map peak scored out of fold (its own
         patches left out of the memory), so a new normal photo lands where they do.
         """
-        from detection.detectors.deep_knn import DeepKnnDetector
         from detection.training import fold_indices
 
-        memory = DeepKnnDetector({"device": self.params.device, "seed": self.params.seed})
+        memory = self._region_memory()
         folds = fold_indices(len(images), REGION_FOLDS, self.params.seed)
         done = memory.fit_out_of_fold(images, folds, on_heatmap=lambda h: np.float32(h.max()))
         if done is None or done[1] is None:  # too many maps to hold, or a fold empties a
@@ -603,6 +602,12 @@ class SsdOpensetDetector(TorchKind, Detector):
         median, high = np.percentile(peaks, [50, 95])
         self.region_scale = (float(median), float(high))
         return memory
+
+    def _region_memory(self) -> Detector:
+        """An empty ``deep_knn`` on this detector's device and seed, to fit or restore."""
+        from detection.detectors.deep_knn import DeepKnnDetector
+
+        return DeepKnnDetector({"device": self.params.device, "seed": self.params.seed})
 
     def _region_candidates(
         self, heatmap: np.ndarray, found: Sequence[DetectedBox]
@@ -729,13 +734,11 @@ class SsdOpensetDetector(TorchKind, Detector):
         self.loss_history = [float(v) for v in meta.get("loss_history", [])]
         self.regions = None
         if (state_dir / REGIONS_DIR).is_dir():
-            from detection.detectors.deep_knn import DeepKnnDetector
-
             try:
                 median, high = map(float, meta["region_scale"])
             except (KeyError, TypeError, ValueError) as exc:
                 raise DetectorError(f"{self.kind} artefact has no valid region scale") from exc
-            memory = DeepKnnDetector({"device": self.params.device, "seed": self.params.seed})
+            memory = self._region_memory()
             memory._restore(state_dir / REGIONS_DIR)
             memory.is_fitted = True
             self.regions, self.region_scale = memory, (median, high)
