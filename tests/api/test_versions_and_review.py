@@ -102,6 +102,8 @@ def test_training_calibrates_stores_and_activates_first_version(trained, api):
     assert calibration["n_calibration"] == 30 and calibration["method"] == "crossfit"
     assert calibration["guaranteed_fpr"] == pytest.approx(1 / 31)
     assert calibration["expected_false_alarms_per_100"] == pytest.approx(3.23)
+    assert calibration["fpr_bound_90"] == pytest.approx(1 - 0.1 ** (1 / 30))  # one site in 10
+    assert "with 90 % confidence this site gets at most 7.4 per 100" in calibration["message"]
     assert calibration["target_fpr_kept"] is False and calibration["more_normals_needed"] == 69
     assert "Add 69 more normal photos" in calibration["message"]
     assert api("outsider").get(f"/api/versions/{version['id']}/evaluation/").status_code == 404

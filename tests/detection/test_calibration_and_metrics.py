@@ -102,6 +102,28 @@ def test_conformal_threshold_keeps_its_promise_over_many_draws() -> None:
         assert abs(np.mean(realised) - promised[0]) < error, (n, target, np.mean(realised))
 
 
+def test_the_per_site_bound_holds_on_nine_sites_in_ten() -> None:
+    """Each draw is one site's calibration set; the bound must cover its realised rate in
+    90 % of draws (not only on average), and sit above the average promise."""
+    from scipy.stats import gamma
+
+    from detection.calibration import conformal_threshold, fpr_bound, guaranteed_fpr
+
+    assert fpr_bound(24, 24) == pytest.approx(1 - 0.1 ** (1 / 24))  # Beta(1, 24): 9.1 %
+    assert fpr_bound(24, 24) > guaranteed_fpr(24, 24) == pytest.approx(0.04)
+    assert fpr_bound(0, 0) == 1.0 and fpr_bound(10, 0) == 1.0
+    assert fpr_bound(999, 990) < fpr_bound(99, 99)  # more normals, tighter bound
+    rng = np.random.default_rng(1)
+    for n, target in [(24, 0.01), (150, 0.02)]:
+        covered = []
+        for _ in range(3000):
+            scores = rng.gamma(2.0, size=n)
+            threshold, _, _ = conformal_threshold(scores, target)
+            rank = int(np.count_nonzero(scores <= threshold))
+            covered.append(gamma.sf(threshold, 2.0) <= fpr_bound(n, rank))
+        assert 0.88 <= np.mean(covered) <= 0.92, (n, np.mean(covered))
+
+
 def test_conformal_threshold_says_when_the_site_has_too_few_normals() -> None:
     from detection.calibration import conformal_threshold
 

@@ -1,4 +1,5 @@
-"""The open-set classifier kind: a fine-tuned CNN over labelled classes, energy scores.
+"""The open-set classifier kind: a fine-tuned CNN over labelled classes; feature-distance,
+energy and max-softmax scores.
 
 Two known classes (green "moss" and red "poppy" textures) and an unseen third kind (grey/blue
 scenes); 64 px images and a few epochs keep this file fast on two CPU cores.
@@ -67,8 +68,32 @@ def test_known_classes_are_predicted_and_unseen_images_score_higher(
     assert held.dtype == np.float64 and held.shape == (8,)
     assert unseen.mean() > held.mean()
     assert np.median(unseen) > np.max(held)  # most unseen images above every known one
+    # feature_knn: a training photo is at distance ~0 from itself; nothing is beyond 2
+    assert fitted.params.score_method == "feature_knn"
+    assert np.allclose(fitted.score(TRAIN).scores, 0.0, atol=2e-3)
+    assert ((held > 0) & (held <= 2)).all()
+
+
+def test_feature_knn_is_the_mean_distance_to_the_nearest_training_photos(
+    fitted: ClassifierOpensetDetector,
+) -> None:
+    _, features = fitted._forward(HELD)
+    assert torch.allclose(features.norm(dim=1), torch.ones(len(HELD)), atol=1e-5)
+    similarity = features @ fitted.bank.float().T
+    nearest3 = similarity.sort(dim=1, descending=True).values[:, :3].mean(dim=1)
+    fitted.params = fitted.params.model_copy(update={"neighbours": 3})
+    try:
+        np.testing.assert_allclose(fitted.score(HELD).scores, 1 - nearest3.double().numpy())
+    finally:
+        fitted.params = fitted.params.model_copy(update={"neighbours": 1})
+
+
+def test_energy_scores() -> None:
+    detector = fitted_detector(score_method="energy", augment=False, epochs=2)
+    held = detector.score(HELD).scores
+    assert detector.score(UNSEEN).scores.mean() > held.mean()
     # energy = -T * logsumexp(logits / T)
-    logits = fitted.logits(HELD)
+    logits = detector.logits(HELD)
     assert np.allclose(held, -np.log(np.exp(logits).sum(axis=1)))
 
 
@@ -89,7 +114,7 @@ def test_save_load_round_trip_gives_identical_scores(
     with zipfile.ZipFile(path) as archive:
         names = set(archive.namelist())
         classes = json.loads(archive.read("state/classes.json"))
-    assert names == {"meta.json", "state/model.pt", "state/classes.json"}
+    assert names == {"meta.json", "state/model.pt", "state/features.pt", "state/classes.json"}
     assert classes["classes"] == ["moss", "poppy"]
     # a saved model is self-contained: scoring needs no pretrained weights file
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
@@ -100,6 +125,20 @@ def test_save_load_round_trip_gives_identical_scores(
     images = HELD + UNSEEN
     np.testing.assert_array_equal(loaded.score(images).scores, fitted.score(images).scores)
     assert loaded.predict(HELD) == HELD_LABELS
+
+
+def test_a_model_saved_without_training_features_still_scores_by_energy(
+    tmp_path: Path,
+) -> None:
+    """Artefacts from before feature_knn hold no bank; their params say energy."""
+    detector = fitted_detector(score_method="energy", epochs=1)
+    detector.bank = None
+    detector.save(tmp_path / "old.zip")
+    loaded = load_detector(tmp_path / "old.zip")
+    np.testing.assert_array_equal(loaded.score(UNSEEN).scores, detector.score(UNSEEN).scores)
+    loaded.params = loaded.params.model_copy(update={"score_method": "feature_knn"})
+    with pytest.raises(DetectorError, match=r"holds no training features.*retrain"):
+        loaded.score(UNSEEN)
 
 
 def test_same_seed_same_model_and_progress_per_epoch() -> None:
@@ -154,6 +193,7 @@ def test_missing_weights_say_how_to_install_them(
     [
         ({"score_method": "entropy"}, "score_method"),
         ({"temperature": 0}, "temperature"),
+        ({"neighbours": 0}, "neighbours"),
         ({"epochs": 0}, "epochs"),
         ({"learning_rate": 0}, "learning_rate"),
         ({"image_size": 8}, "image_size"),

@@ -240,6 +240,8 @@ def test_version_page_states_the_false_alarm_promise_and_warns_a_small_site(clie
     assert 'id="version-calibration" class="callout callout-warning"' in page
     assert 'at most <span data-field="false-alarms">3.2</span> per 100 normal photos' in page
     assert "too few normal photos" in page and "Add 69 more normal photos" in page
+    # the bound for one site: recorded before it was stored, so worked out from n and promise
+    assert '<span data-field="false-alarms-bound">0.074</span>' in page
     big = make_version(
         site,
         metrics=_calibrated(

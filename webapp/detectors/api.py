@@ -32,6 +32,10 @@ class CalibrationOutput(serializers.Serializer):
     target_fpr = serializers.FloatField(allow_null=True)
     guaranteed_fpr = serializers.FloatField()
     expected_false_alarms_per_100 = serializers.FloatField()
+    fpr_bound_90 = serializers.FloatField(
+        help_text="False-positive rate this site's threshold keeps with 90 % confidence "
+        "(guaranteed_fpr is an average over sites)"
+    )
     target_fpr_kept = serializers.BooleanField()
     more_normals_needed = serializers.IntegerField()
     recall = RecallOutput(allow_null=True)

@@ -10,7 +10,7 @@ import numpy as np
 from django.db.models import Count, Q, QuerySet
 
 from detection.base import ParamsError
-from detection.calibration import normalised_score
+from detection.calibration import fpr_bound, normalised_score
 from detection.registry import available_kinds, detector_class
 from webapp.detectors.models import DetectorVersion, JobStatus, ScoringJob
 from webapp.sites.models import Site
@@ -172,9 +172,13 @@ def calibration_summary(version: DetectorVersion) -> dict[str, Any] | None:
     target = metrics.get("target_fpr")
     kept = bool(metrics.get("target_fpr_kept"))
     more = int(metrics.get("more_normals_needed") or 0)
+    bound = metrics.get("fpr_bound_90")
+    if bound is None:  # versions trained before the bound was stored: the same figure
+        bound = fpr_bound(n, round((n + 1) * (1 - float(promised))))
     sentence = (
         f"At most {per_100:.1f} false alarms are expected per 100 normal photos "
-        f"(calibrated on {n} normal photos, {checked})."
+        f"(calibrated on {n} normal photos, {checked}); with 90 % confidence this site "
+        f"gets at most {100 * float(bound):.1f} per 100."
     )
     if metrics.get("threshold_method") == "fpr" and target is not None and not kept:
         sentence += (
@@ -201,6 +205,7 @@ def calibration_summary(version: DetectorVersion) -> dict[str, Any] | None:
         "target_fpr": target,
         "guaranteed_fpr": float(promised),
         "expected_false_alarms_per_100": round(per_100, 2),
+        "fpr_bound_90": float(bound),
         "target_fpr_kept": kept,
         "more_normals_needed": more,
         "recall": recall,
