@@ -9,8 +9,6 @@ to minutes on two CPU cores.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -24,24 +22,17 @@ from webapp.detectors.models import DetectorVersion, JobStatus, ScoringJob
 from webapp.objects.models import Box
 from webapp.sites.services import create_site
 
-pytestmark = [
-    pytest.mark.worker,
-    # Measured 2026-12-01: on 2 busy CPU cores the first training did not finish within
-    # TRAINING_TIMEOUT, and a standalone run of the same recipe (16 min) had not learnt the
-    # shapes (known mAP 0.0). Until ssd_openset learns small synthetic sets in CI time
-    # (issue 8), this runs on request: on a GPU worker it takes minutes.
-    pytest.mark.skipif(
-        os.environ.get("RUN_OBJECT_E2E") != "1",
-        reason="ssd_openset does not yet learn the synthetic shapes in CI time on 2 CPU "
-        "cores (issue 8); set RUN_OBJECT_E2E=1 to run it (minutes on a GPU)",
-    ),
-]
+# The detector alone does not learn the shapes in CI time on 2 CPU cores (measured
+# 2026-12-01: a 16-minute run reached known mAP 0.0). ``unknown_regions`` is what locates the
+# triangle here, as on NEU-DET's compact defects: the patch map of the training photos
+# stands out around it after 5 epochs and 7 s of training (2026-12-03).
+pytestmark = [pytest.mark.worker]
 
 N_TRAIN = 30
-PARAMS = {"image_size": 128, "epochs": 20, "batch_size": 8}
+PARAMS = {"image_size": 128, "epochs": 5, "batch_size": 8, "unknown_regions": True}
 #: The retrained version is only checked for what it learnt from: a few epochs do.
 RETRAIN_PARAMS = {**PARAMS, "epochs": 3}
-TRAINING_TIMEOUT = 1500  # seconds: 2 busy CPU cores; CUDA takes seconds
+TRAINING_TIMEOUT = 600  # seconds: 2 busy CPU cores (about 10 s when free)
 
 
 def _upload(client, purpose, named):  # type: ignore[no-untyped-def]
@@ -118,7 +109,8 @@ def test_label_train_score_flag_name_reject_retrain(worker, worker_log):
             b for b in flags[name]["boxes"] if b["unknown"] and iou(_xyxy(b), triangle) >= 0.3
         ]
         assert around, f"no unknown box around the triangle of {name}: {flags[name]['boxes']}"
-        assert "unlike every known class" in around[0]["reason"]
+        assert all("unlike every known class" in b["reason"] for b in around)
+        assert any("unlikeness to the training photos" in b["reason"] for b in around)
     assert not set(plain) & set(flags), f"plain images flagged: {set(plain) & set(flags)}"
 
     # The reviewer names the triangle of one flag (an admin may add the class) and rejects
@@ -129,8 +121,13 @@ def test_label_train_score_flag_name_reject_retrain(worker, worker_log):
         f"/api/flags/{named['id']}/name-object/", {"box": index, "label": "triangle"}, format="json"
     )
     assert response.status_code == 200, response.json()
-    assert client.post(f"/api/flags/{named['id']}/review/", {"decision": "reject"}).ok
-    assert client.post(f"/api/flags/{confirmed['id']}/review/", {"decision": "confirm"}).ok
+    assert (
+        client.post(f"/api/flags/{named['id']}/review/", {"decision": "reject"}).status_code == 200
+    )
+    assert (
+        client.post(f"/api/flags/{confirmed['id']}/review/", {"decision": "confirm"}).status_code
+        == 200
+    )
     labels = [b["label"] for b in client.get(f"/api/assets/{ids['odd-0.png']}/boxes/").json()]
     assert labels == ["triangle"]
 
