@@ -402,6 +402,7 @@ class ClassifierOpensetDetector(TorchKind, Detector):
         assert self.model is not None
         self.on_device(self.model)
         head = self.model.get_submodule(_head_name(self.model))
+        assert isinstance(head, torch.nn.Linear)
         captured: list[torch.Tensor] = []
         hook = head.register_forward_hook(lambda _m, args, _out: captured.append(args[0]))
         logits = np.zeros((len(images), len(self.classes)), dtype=np.float64)
@@ -416,8 +417,7 @@ class ClassifierOpensetDetector(TorchKind, Detector):
                     features.append(torch.nn.functional.normalize(rooted, dim=1).cpu())
         finally:
             hook.remove()
-        width = head.in_features if isinstance(head, torch.nn.Linear) else 0
-        return logits, torch.cat(features) if features else torch.zeros(0, width)
+        return logits, torch.cat(features) if features else torch.zeros(0, head.in_features)
 
     def logits(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """(N, n_classes) float64 logits, columns in the order of :attr:`classes`."""

@@ -172,9 +172,9 @@ def calibration_summary(version: DetectorVersion) -> dict[str, Any] | None:
     target = metrics.get("target_fpr")
     kept = bool(metrics.get("target_fpr_kept"))
     more = int(metrics.get("more_normals_needed") or 0)
-    bound = metrics.get("fpr_bound_90")
-    if bound is None:  # versions trained before the bound was stored: the same figure
-        bound = fpr_bound(n, round((n + 1) * (1 - float(promised))))
+    # what the threshold keeps on 9 sites in 10, from n and the promise's rank alone (so
+    # versions trained before the bound was stored get it too)
+    bound = fpr_bound(n, round((n + 1) * (1 - float(promised))))
     sentence = (
         f"At most {per_100:.1f} false alarms are expected per 100 normal photos "
         f"(calibrated on {n} normal photos, {checked}); with 90 % confidence this site "
