@@ -213,6 +213,22 @@ def _object_metrics(
     )
 
 
+def _calibration_predictions(
+    detector: Detector,
+    images: Sequence[np.ndarray],
+    holdout_idx: list[int],
+    calibration: str,
+) -> list[str] | None:
+    """The classes an open-set classifier gives the calibration normals, each from a model
+    that never saw it (the fold models' when cross-fitted); None for other kinds."""
+    predict = getattr(detector, "predict", None)
+    if not callable(predict) or not holdout_idx:
+        return None
+    if calibration == "holdout":
+        return list(predict(Subset(images, holdout_idx)))
+    return getattr(detector, "out_of_fold_predictions", None)
+
+
 def resolve_calibration(calibration: str, detector: Detector, n_normal: int) -> str:
     """``crossfit`` or ``holdout``: what ``auto`` means for this kind and site size."""
     if calibration not in CALIBRATIONS:
@@ -324,6 +340,7 @@ def fit_and_calibrate(
         done = one_pass and one_pass(
             normal_images,
             fold_sets,
+            **({"labels": fit_labels} if detector.needs_labels else {}),
             on_heatmap=(lambda h: shrink(np.asarray(h, np.float32), PIXEL_SIDE))
             if want_maps
             else None,
@@ -400,10 +417,9 @@ def fit_and_calibrate(
                 normals_per_calibration_score=len(normal_images) / len(holdout_idx),
             )
         )
-    predict = getattr(detector, "predict", None)
-    if labels is not None and callable(predict) and calibration == "holdout" and holdout_idx:
-        # open-set classifiers: how often the held-out normals get their own class
-        predicted = predict(Subset(normal_images, holdout_idx))
+    predicted = _calibration_predictions(detector, normal_images, holdout_idx, calibration)
+    if labels is not None and predicted is not None:
+        # open-set classifiers: how often the calibration normals get their own class
         truth_labels = [str(labels[i]).strip() for i in holdout_idx]
         hits = sum(p == t for p, t in zip(predicted, truth_labels, strict=True))
         metrics["classification_accuracy"] = hits / len(holdout_idx)

@@ -27,7 +27,11 @@ By default only the new head and the backbone's last block are trained (``freeze
 so a CPU fine-tunes in minutes; frozen layers stay in eval mode, so their batch-norm
 statistics stay the pretrained ones. Which module is "the last block" is found generically:
 the outermost child of an ``nn.Sequential`` that holds the last non-head parameter
-(``features.18`` of MobileNetV2, ``layer4.1`` of a ResNet-18).
+(``features.18`` of MobileNetV2, ``layer4.1`` of a ResNet-18). The frozen layers give a photo
+the same output in every model, so the threshold is cross-fitted (every training photo
+scored by a fold model that never saw it) at little more than one fit's cost: the fold
+models and the final one are fine-tuned side by side from one pass through the frozen
+layers per epoch (:mod:`detection.components.network_split`).
 
 Weights come only through torchvision's own weights API after :func:`require_weights` has
 checked the exact file is installed; there is no fallback to random weights. The artefact
@@ -42,7 +46,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self, get_args
 
@@ -60,13 +65,15 @@ from detection.base import (
     Seed,
     Weights,
     check_images,
+    scaled_progress,
 )
+from detection.components.network_split import split_at
 from detection.components.torch_kind import TorchKind, built_aside, model_state
 from detection.registry import register
 
 if TYPE_CHECKING:
     import torch
-    from torch import nn
+    from torch import fx, nn
 
     from detection.objects import LabelledBox
 
@@ -170,6 +177,62 @@ def _replace_module(model: nn.Module, name: str, module: nn.Module) -> None:
     setattr(model.get_submodule(parent_name), child, module)
 
 
+def _head_outputs(
+    network: nn.Module, model: nn.Module, batches: Iterable[torch.Tensor]
+) -> tuple[np.ndarray, torch.Tensor]:
+    """(N, n_classes) float64 logits of ``network`` (``model`` or its tail) over ``batches``,
+    and the (N, D) features ``model``'s head reads, square-rooted and scaled to unit length
+    on the CPU.
+
+    The square root (of the magnitude, sign kept) tempers the few channels that fire
+    strongly, so the cosine distance weighs the whole pattern; the pooled activations of
+    these backbones are mostly non-negative."""
+    import torch
+
+    head = model.get_submodule(_head_name(model))
+    assert isinstance(head, torch.nn.Linear)
+    captured: list[torch.Tensor] = []
+    hook = head.register_forward_hook(lambda _m, args, _out: captured.append(args[0]))
+    logits, features = [], []
+    try:
+        with torch.inference_mode():
+            for batch in batches:
+                logits.append(network(batch).double().cpu().numpy())
+                pooled = captured.pop().float().flatten(1)
+                rooted = pooled.sign() * pooled.abs().sqrt()
+                features.append(torch.nn.functional.normalize(rooted, dim=1).cpu())
+    finally:
+        hook.remove()
+    if not logits:
+        return np.zeros((0, head.out_features)), torch.zeros(0, head.in_features)
+    return np.concatenate(logits), torch.cat(features)
+
+
+def _knn_distance(features: torch.Tensor, bank: torch.Tensor, neighbours: int) -> np.ndarray:
+    """Cosine distance from each (unit) feature row to its ``neighbours`` nearest bank rows,
+    averaged; 0 = the same as a training photo, up to 2."""
+    similarity = features @ bank.float().T
+    k = min(neighbours, similarity.shape[1])
+    return (1.0 - similarity.topk(k, dim=1).values.mean(dim=1)).double().numpy()
+
+
+@dataclass(eq=False)
+class _Run:
+    """One model being fine-tuned on a subset of the training photos."""
+
+    model: nn.Module
+    #: ``model`` from the shared trunk's output on (``model`` itself without a trunk).
+    tail: nn.Module
+    trainable: list[nn.Module]
+    optimizer: torch.optim.Optimizer
+    subset: list[int]
+    #: Draws the order of the photos in each epoch.
+    order: np.random.Generator
+    history: list[float] = field(default_factory=list)
+    #: Share of the last epoch's (augmented) photos it classified right.
+    accuracy: float = 0.0
+
+
 @register
 class ClassifierOpensetDetector(TorchKind, Detector):
     """Fine-tuned pretrained CNN over the site's labelled classes; energy / max-softmax score."""
@@ -184,6 +247,11 @@ class ClassifierOpensetDetector(TorchKind, Detector):
     params: ClassifierOpensetParams
     uses_gpu = True
     needs_labels = True
+    #: Every training photo calibrates, out of fold: the fold models share one trunk pass
+    #: per epoch with the final model (:meth:`fit_out_of_fold`), so this costs little.
+    crossfit = True
+    #: Bytes of trunk outputs (one per training photo) :meth:`_fine_tune` may hold at once.
+    view_memory = 2 << 30
 
     def __init__(self, params: Params | dict[str, Any] | None = None) -> None:
         super().__init__(params)
@@ -195,6 +263,8 @@ class ClassifierOpensetDetector(TorchKind, Detector):
         self.model: nn.Module | None = None
         #: (N, D) float16 unit-length pooled features of the training photos (feature_knn).
         self.bank: torch.Tensor | None = None
+        #: Each training photo's class as its fold model predicted it (cross-fitting only).
+        self.out_of_fold_predictions: list[str] | None = None
 
     # -- helpers ----------------------------------------------------------------------
     def _build_model(self, n_classes: int, *, pretrained: bool) -> nn.Module:
@@ -318,6 +388,166 @@ class ClassifierOpensetDetector(TorchKind, Detector):
             )
         return names
 
+    # -- fine-tuning ------------------------------------------------------------------
+    def _start_runs(
+        self, n_classes: int, subsets: Sequence[Sequence[int]]
+    ) -> tuple[list[_Run], fx.GraphModule | None]:
+        """One fresh model per subset of the training photos, and the frozen trunk they
+        share (None: each run computes the whole network itself)."""
+        import copy
+
+        import torch
+        from torch import fx
+
+        p = self.params
+        # eval: nothing run through the trunk (a probe included) may move its statistics
+        base = self._build_model(n_classes, pretrained=True).to(self.device).eval()
+        cut = None
+        if p.freeze_backbone:
+            block = _last_block_name(base, _head_name(base))
+            cut = split_at(base, block) if block else None
+        runs = []
+        for number, subset in enumerate(subsets):
+            model = base if number == len(subsets) - 1 else copy.deepcopy(base)
+            trainable = self._trainable_modules(model)
+            model.requires_grad_(False)
+            for module in trainable:
+                module.requires_grad_(True)
+            parameters = [param for param in model.parameters() if param.requires_grad]
+            runs.append(
+                _Run(
+                    model=model,
+                    tail=fx.GraphModule(model, cut[1]) if cut else model,
+                    trainable=trainable,
+                    optimizer=torch.optim.AdamW(parameters, lr=p.learning_rate, weight_decay=1e-4),
+                    subset=list(subset),
+                    order=np.random.default_rng(p.seed),
+                )
+            )
+        return runs, cut[0] if cut else None
+
+    def _trunk_pass(
+        self,
+        trunk: nn.Module | None,
+        images: Sequence[np.ndarray],
+        indices: Sequence[int],
+        rng: np.random.Generator | None,
+    ) -> torch.Tensor:
+        """What the trained part reads for ``indices``: the trunk's output (or the network's
+        input without a trunk), one random crop and flip per photo given ``rng``."""
+        import torch
+
+        batch = self._tensor([self._prepare(self._read(images, i), rng) for i in indices])
+        if trunk is None:
+            return batch
+        with torch.no_grad():  # not inference_mode: the tail's backward saves these
+            return trunk(batch)
+
+    def _views_fit_in_memory(self, trunk: nn.Module | None, total: int) -> bool:
+        """Whether one trunk output per photo fits in :attr:`view_memory`."""
+        import torch
+
+        if trunk is None:
+            return False
+        size = self.params.image_size
+        with torch.inference_mode():
+            probe = trunk(torch.zeros(1, 3, size, size, device=self.device))
+        return probe.numel() * probe.element_size() * total <= self.view_memory
+
+    def _fine_tune(
+        self,
+        images: Sequence[np.ndarray],
+        targets: np.ndarray,
+        n_classes: int,
+        subsets: Sequence[Sequence[int]],
+        progress: ProgressCallback | None,
+    ) -> tuple[list[_Run], nn.Module | None] | None:
+        """Fine-tune one model per subset, epoch by epoch, from one trunk pass per epoch.
+
+        With a frozen trunk whose outputs fit in memory, each epoch's augmented photos go
+        through it once and every run trains on those outputs: k fold models and the final
+        one cost little more than one. Otherwise (one run only) each batch goes through
+        the trunk, or the whole network, as it is drawn. None, having trained nothing, when
+        several runs cannot share a trunk.
+        """
+        import torch
+        from torch import nn
+
+        p = self.params
+        total = len(images)
+        runs, trunk = self._start_runs(n_classes, subsets)
+        cached = self._views_fit_in_memory(trunk, total)
+        if not cached and len(runs) > 1:
+            return None
+        crops = np.random.default_rng([p.seed, 1]) if p.augment else None
+        loss_fn = nn.CrossEntropyLoss()
+        n_steps = p.epochs * sum(math.ceil(len(run.subset) / p.batch_size) for run in runs)
+        views: torch.Tensor | None = None
+        step = 0
+        with self.seeded():  # dropout draws, without global effects
+            for epoch in range(p.epochs):
+                if cached and (views is None or crops is not None):
+                    views = torch.cat(
+                        [
+                            self._trunk_pass(trunk, images, indices, crops)
+                            for indices in self._batches(images)
+                        ]
+                    )
+                for run in runs:
+                    self._train_mode(run.model, run.trainable)
+                    loss_sum, correct = 0.0, 0
+                    for indices in self._batches(images, run.order.permutation(run.subset)):
+                        inputs = (
+                            views[indices]
+                            if views is not None
+                            else self._trunk_pass(trunk, images, indices, crops)
+                        )
+                        target = torch.from_numpy(targets[indices]).to(self.device)
+                        logits = run.tail(inputs)
+                        loss = loss_fn(logits, target)
+                        run.optimizer.zero_grad(set_to_none=True)
+                        loss.backward()
+                        run.optimizer.step()
+                        loss_sum += float(loss.detach()) * len(indices)
+                        correct += int((logits.detach().argmax(dim=1) == target).sum())
+                        step += 1
+                        if progress and step % 10 == 0:
+                            progress(0.9 * step / n_steps, f"epoch {epoch + 1}/{p.epochs}")
+                    run.history.append(loss_sum / len(run.subset))
+                    run.accuracy = correct / len(run.subset)
+                if progress:
+                    final = runs[-1]
+                    progress(
+                        0.9 * step / n_steps,
+                        f"epoch {epoch + 1}/{p.epochs}: loss {final.history[-1]:.4f}, "
+                        f"accuracy {final.accuracy:.3f} (augmented)",
+                    )
+        for run in runs:
+            run.model.eval()
+        return runs, trunk
+
+    def _finish(
+        self,
+        run: _Run,
+        classes: list[str],
+        logits: np.ndarray,
+        features: torch.Tensor,
+        targets: np.ndarray,
+        progress: ProgressCallback | None,
+    ) -> None:
+        """Keep ``run`` as the fitted model, with the features of every training photo."""
+        self.model = run.model
+        self.classes = classes
+        self.loss_history = run.history
+        self.is_fitted = True
+        self.bank = features.half()  # half: the bank of a large site stays small
+        self.training_accuracy = float(np.mean(logits.argmax(axis=1) == targets))
+        if progress:
+            progress(
+                1.0,
+                f"fitted {len(classes)} classes: training accuracy {self.training_accuracy:.3f}",
+            )
+
     # -- the interface ----------------------------------------------------------------
     def fit(
         self,
@@ -327,100 +557,94 @@ class ClassifierOpensetDetector(TorchKind, Detector):
         boxes: Sequence[Sequence[LabelledBox]] | None = None,
         progress: ProgressCallback | None = None,
     ) -> Self:
-        import torch
-        from torch import nn
-
         names = self._check_labels(images, labels)
         classes = sorted(set(names))
         targets = np.array([classes.index(name) for name in names], dtype=np.int64)
-        p = self.params
-        model = self._build_model(len(classes), pretrained=True).to(self.device)
-        trainable = self._trainable_modules(model)
-        model.requires_grad_(False)
-        for module in trainable:
-            module.requires_grad_(True)
-        parameters = [param for param in model.parameters() if param.requires_grad]
-        optimizer = torch.optim.AdamW(parameters, lr=p.learning_rate, weight_decay=1e-4)
-        loss_fn = nn.CrossEntropyLoss()
-        rng = np.random.default_rng(p.seed)
-        total = len(images)
-        n_steps = p.epochs * math.ceil(total / p.batch_size)
-        history: list[float] = []
-        with self.seeded():  # dropout draws, without global effects
-            step = 0
-            for epoch in range(p.epochs):
-                self._train_mode(model, trainable)
-                loss_sum, correct = 0.0, 0
-                for indices in self._batches(images, rng.permutation(total).tolist()):
-                    batch = [
-                        self._prepare(self._read(images, i), rng if p.augment else None)
-                        for i in indices
-                    ]
-                    target = torch.from_numpy(targets[indices]).to(self.device)
-                    logits = model(self._tensor(batch))
-                    loss = loss_fn(logits, target)
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimizer.step()
-                    loss_sum += float(loss.detach()) * len(indices)
-                    correct += int((logits.detach().argmax(dim=1) == target).sum())
-                    step += 1
-                    if progress and step % 10 == 0:
-                        progress(0.9 * step / n_steps, f"epoch {epoch + 1}/{p.epochs}")
-                history.append(loss_sum / total)
-                if progress:
-                    progress(
-                        0.9 * (epoch + 1) / p.epochs,
-                        f"epoch {epoch + 1}/{p.epochs}: loss {history[-1]:.4f}, "
-                        f"accuracy {correct / total:.3f} (augmented)",
-                    )
-        model.eval()
-        self.model = model
-        self.classes = classes
-        self.loss_history = history
-        self.is_fitted = True
+        tuned = self._fine_tune(images, targets, len(classes), [range(len(images))], progress)
+        assert tuned is not None  # one run never needs the shared trunk
+        runs, _ = tuned
+        self.model = runs[0].model  # _forward reads it
         logits, features = self._forward(images)
-        self.bank = features.half()  # half: the bank of a large site stays small
-        self.training_accuracy = float(np.mean(logits.argmax(axis=1) == targets))
-        if progress:
-            progress(
-                1.0,
-                f"fitted {len(classes)} classes: training accuracy {self.training_accuracy:.3f}",
-            )
+        self._finish(runs[0], classes, logits, features, targets, progress)
         return self
+
+    def fit_out_of_fold(
+        self,
+        images: Sequence[np.ndarray],
+        folds: Sequence[Sequence[int]],
+        *,
+        labels: Sequence[str] | None = None,
+        on_heatmap: Callable[[np.ndarray], np.ndarray] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> tuple[np.ndarray, None] | None:
+        """Fit on all ``images`` and score each fold with a model fine-tuned without it.
+
+        One model per fold and the final one are fine-tuned side by side on one trunk pass
+        per epoch (:meth:`_fine_tune`), so every training photo calibrates the threshold at
+        little more than the cost of one fit. Each fold is scored against the features of
+        its own model's training photos only: no photo is scored by a model, or against a
+        bank, that saw it. The fold models' class predictions are kept in
+        :attr:`out_of_fold_predictions`. Returns None, having done nothing, when the
+        network is trained whole or its trunk's outputs would not fit in memory: the caller
+        then refits per fold.
+        """
+        import torch
+
+        names = self._check_labels(images, labels)
+        if not self.params.freeze_backbone:
+            return None
+        classes = sorted(set(names))
+        targets = np.array([classes.index(name) for name in names], dtype=np.int64)
+        every = range(len(images))
+        held_sets = [set(fold) for fold in folds]
+        subsets = [[i for i in every if i not in held] for held in held_sets] + [list(every)]
+        if any(not subset for subset in subsets):
+            return None
+        tuned = self._fine_tune(
+            images, targets, len(classes), subsets, scaled_progress(progress, 0, 0.9)
+        )
+        if tuned is None:
+            return None
+        runs, trunk = tuned
+        plain = torch.cat(
+            [self._trunk_pass(trunk, images, indices, None) for indices in self._batches(images)]
+        )
+        scores = np.zeros(len(images), np.float64)
+        predictions = [""] * len(images)
+        for run, fold in zip(runs, folds, strict=False):  # the last run is the final model
+            held = list(fold)
+            logits, features = self._outputs(run, plain, held + run.subset)
+            scores[held] = self._openness(
+                logits[: len(held)], features[: len(held)], features[len(held) :]
+            )
+            for index, row in zip(held, logits[: len(held)], strict=True):
+                predictions[index] = classes[int(row.argmax())]
+        logits, features = self._outputs(runs[-1], plain, list(every))
+        self._finish(runs[-1], classes, logits, features, targets, progress)
+        self.out_of_fold_predictions = predictions
+        return scores, None
 
     def _forward(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, torch.Tensor]:
         """(N, n_classes) float64 logits, columns in the order of :attr:`classes`, and the
-        (N, D) features the head reads, square-rooted and scaled to unit length on the CPU.
-
-        The square root (of the magnitude, sign kept) tempers the few channels that fire
-        strongly, so the cosine distance weighs the whole pattern; the pooled activations of
-        these backbones are mostly non-negative."""
-        import torch
-
-        self._require_fitted()
+        (N, D) features the head reads (:func:`_head_outputs`) of ``images`` as they are."""
         assert self.model is not None
         self.on_device(self.model)
-        head = self.model.get_submodule(_head_name(self.model))
-        assert isinstance(head, torch.nn.Linear)
-        captured: list[torch.Tensor] = []
-        hook = head.register_forward_hook(lambda _m, args, _out: captured.append(args[0]))
-        logits = np.zeros((len(images), len(self.classes)), dtype=np.float64)
-        features = []
-        try:
-            with torch.inference_mode():
-                for indices in self._batches(images):
-                    batch = [self._prepare(self._read(images, i), None) for i in indices]
-                    logits[indices] = self.model(self._tensor(batch)).double().cpu().numpy()
-                    pooled = captured.pop().float().flatten(1)
-                    rooted = pooled.sign() * pooled.abs().sqrt()
-                    features.append(torch.nn.functional.normalize(rooted, dim=1).cpu())
-        finally:
-            hook.remove()
-        return logits, torch.cat(features) if features else torch.zeros(0, head.in_features)
+        batches = (
+            self._tensor([self._prepare(self._read(images, i), None) for i in indices])
+            for indices in self._batches(images)
+        )
+        return _head_outputs(self.model, self.model, batches)
+
+    def _outputs(
+        self, run: _Run, inputs: torch.Tensor, indices: Sequence[int]
+    ) -> tuple[np.ndarray, torch.Tensor]:
+        """:func:`_head_outputs` of ``run``'s tail for the rows ``indices`` of its inputs."""
+        batches = (inputs[chunk] for chunk in self._batches(inputs, indices))
+        return _head_outputs(run.tail, run.model, batches)
 
     def logits(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """(N, n_classes) float64 logits, columns in the order of :attr:`classes`."""
+        self._require_fitted()
         return self._forward(images)[0]
 
     def feature_distances(self, features: torch.Tensor) -> np.ndarray:
@@ -431,9 +655,15 @@ class ClassifierOpensetDetector(TorchKind, Detector):
                 f"{self.kind} model holds no training features (saved before feature_knn "
                 "existed); retrain it, or score it with score_method energy"
             )
-        similarity = features @ self.bank.float().T
-        k = min(self.params.neighbours, similarity.shape[1])
-        return (1.0 - similarity.topk(k, dim=1).values.mean(dim=1)).double().numpy()
+        return _knn_distance(features, self.bank, self.params.neighbours)
+
+    def _openness(
+        self, logits: np.ndarray, features: torch.Tensor, bank: torch.Tensor
+    ) -> np.ndarray:
+        """The score of :attr:`params` ``score_method`` from a photo's outputs."""
+        if self.params.score_method == "feature_knn":
+            return _knn_distance(features, bank, self.params.neighbours)
+        return self.scores_from_logits(logits)
 
     def predict(self, images: Sequence[np.ndarray]) -> list[str]:
         """The most likely known class of each image (even for images of none of them)."""

@@ -19,7 +19,7 @@ import torch
 from detection.base import DetectorError, ParamsError
 from detection.detectors.classifier_openset import ClassifierOpensetDetector
 from detection.registry import available_kinds, create_detector, detector_class, load_detector
-from detection.training import fit_and_calibrate
+from detection.training import fit_and_calibrate, fold_indices
 from detection.weights import WeightsMissingError, weights_dir
 from tests.images import green_texture, grey_blue_scene, red_texture
 
@@ -212,7 +212,14 @@ def test_unfitted_detector_cannot_score() -> None:
         create_detector("classifier_openset", PARAMS).score(HELD)
 
 
-def test_fit_and_calibrate_reports_classification_accuracy() -> None:
+@pytest.mark.parametrize(
+    ("calibration", "n_holdout", "n_calibration"), [("holdout", 7, 7), ("auto", 0, 28)]
+)
+def test_fit_and_calibrate_reports_classification_accuracy(
+    calibration: str, n_holdout: int, n_calibration: int
+) -> None:
+    """Held out, or (the kind's default) every photo out of fold, each classified by a model
+    that never saw it."""
     images = MOSS + POPPY
     labels = ["moss"] * len(MOSS) + ["poppy"] * len(POPPY)
     outcome = fit_and_calibrate(
@@ -222,8 +229,76 @@ def test_fit_and_calibrate_reports_classification_accuracy() -> None:
         UNSEEN,
         labels=labels,
         holdout_fraction=0.25,
+        calibration=calibration,
     )
     metrics = outcome.metrics
-    assert metrics["n_holdout"] == 7
+    assert metrics["calibration"] == ("crossfit" if calibration == "auto" else "holdout")
+    assert metrics["n_holdout"] == n_holdout
+    assert metrics["n_calibration"] == n_calibration
     assert metrics["classification_accuracy"] == 1.0
     assert metrics["auroc"] > 0.8
+
+
+def test_cross_fitting_trains_each_fold_model_without_its_fold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One fine-tuning per fold on the other photos, and the final one on all, side by side;
+    each fold is scored against its own model's training photos only."""
+    detector = create_detector("classifier_openset", PARAMS)
+    assert isinstance(detector, ClassifierOpensetDetector)
+    seen: list[list[int]] = []
+    fine_tune = detector._fine_tune
+
+    def spy(images, targets, n_classes, subsets, progress):  # type: ignore[no-untyped-def]
+        seen.extend(list(subset) for subset in subsets)
+        return fine_tune(images, targets, n_classes, subsets, progress)
+
+    monkeypatch.setattr(detector, "_fine_tune", spy)
+    folds = fold_indices(len(TRAIN), 3, seed=0)
+    scores, heatmaps = detector.fit_out_of_fold(TRAIN, folds, labels=TRAIN_LABELS)
+    assert heatmaps is None and scores.shape == (20,)
+    assert [set(s) & set(f) for s, f in zip(seen, folds, strict=False)] == [set()] * 3
+    assert [len(s) for s in seen] == [20 - len(f) for f in folds] + [20]  # last: on all
+    # in the final model every training photo is its own nearest neighbour (distance ~0);
+    # out of fold none is, since its own features were not in the bank it was scored against
+    in_sample = detector.score(TRAIN).scores
+    assert in_sample.max() < 1e-3
+    assert scores.min() > 5 * in_sample.max()
+    assert detector.out_of_fold_predictions == TRAIN_LABELS
+    # the final model is exactly what fit() makes of the same photos
+    plain = create_detector("classifier_openset", PARAMS).fit(TRAIN, labels=TRAIN_LABELS)
+    np.testing.assert_allclose(
+        detector.score(UNSEEN).scores, plain.score(UNSEEN).scores, rtol=1e-5, atol=1e-6
+    )
+
+
+def test_a_network_trained_whole_is_cross_fitted_by_refitting() -> None:
+    """Without a frozen trunk nothing is shared: the caller refits per fold instead."""
+    detector = create_detector("classifier_openset", {**PARAMS, "freeze_backbone": False})
+    assert (
+        detector.fit_out_of_fold(TRAIN, [[0, 1], list(range(2, 20))], labels=TRAIN_LABELS) is None
+    )
+    assert not detector.is_fitted
+    outcome = fit_and_calibrate(
+        "classifier_openset",
+        {**PARAMS, "freeze_backbone": False, "epochs": 1},
+        TRAIN,
+        UNSEEN,
+        labels=TRAIN_LABELS,
+        folds=2,
+    )
+    assert outcome.metrics["calibration"] == "crossfit"
+    assert outcome.metrics["n_calibration"] == 20
+
+
+def test_a_trunk_too_large_to_hold_is_run_per_batch() -> None:
+    """A site whose trunk outputs would not fit in memory still fine-tunes (each batch
+    through the trunk as it is drawn) and is cross-fitted by refitting."""
+    detector = create_detector("classifier_openset", {**PARAMS, "epochs": 2})
+    assert isinstance(detector, ClassifierOpensetDetector)
+    detector.view_memory = 1024  # bytes: less than one photo's trunk output
+    folds = fold_indices(len(TRAIN), 2, seed=0)
+    assert detector.fit_out_of_fold(TRAIN, folds, labels=TRAIN_LABELS) is None
+    detector.fit(TRAIN, labels=TRAIN_LABELS)
+    assert detector.predict(HELD) == HELD_LABELS
+    assert detector.score(UNSEEN).scores.min() > detector.score(HELD).scores.max()
