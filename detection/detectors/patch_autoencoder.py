@@ -40,7 +40,7 @@ torch is imported lazily so that listing kinds or using the histogram kind stays
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
@@ -204,6 +204,9 @@ class PatchAutoencoderDetector(TorchKind, Detector):
     params_class = PatchAutoencoderParams
     params: PatchAutoencoderParams
     uses_gpu = True
+    #: Every training photo calibrates, out of fold: the backbone runs once for all folds
+    #: (:meth:`fit_out_of_fold`), so k + 1 fits cost k + 1 sets of training steps.
+    crossfit = True
 
     #: Photos run through the backbone together.
     image_batch = 16
@@ -278,13 +281,16 @@ class PatchAutoencoderDetector(TorchKind, Detector):
     # -- fitting ----------------------------------------------------------------------
     def _feature_cache(
         self, images: Sequence[np.ndarray], progress: ProgressCallback
-    ) -> list[torch.Tensor]:
-        """The training photos' feature maps, float16 on the CPU (a random share if huge)."""
+    ) -> tuple[list[torch.Tensor], list[tuple[int, int]]]:
+        """The training photos' feature maps, float16 on the CPU (a random share if huge),
+        and every photo's (height, width)."""
         p = self.params
         total = len(images)
         keep: set[int] | None = None
         cache: list[torch.Tensor] = []
+        shapes: list[tuple[int, int]] = []
         for start, batch in self._batches(images):
+            shapes.extend((image.shape[0], image.shape[1]) for image in batch)
             maps = self.extractor(batch, p.image_size, p.keep_aspect)
             for offset, feature_map in enumerate(maps):
                 if keep is None or start + offset in keep:
@@ -297,7 +303,7 @@ class PatchAutoencoderDetector(TorchKind, Detector):
                     keep = set(rng.choice(total, n_keep, replace=False).tolist())
                     cache = [m for i, m in enumerate(cache) if i in keep]
             progress((start + len(batch)) / total, f"features {start + len(batch)}/{total}")
-        return cache
+        return cache, shapes
 
     def _crops(
         self, cache: Sequence[torch.Tensor], side: int, rng: np.random.Generator
@@ -344,21 +350,11 @@ class PatchAutoencoderDetector(TorchKind, Detector):
             [float(worst.mean()), spread[0], float(mean.mean()), spread[1]], dtype=torch.float64
         )
 
-    def fit(
-        self,
-        images: Sequence[np.ndarray],
-        *,
-        labels: Sequence[str] | None = None,
-        boxes: Sequence[Sequence[LabelledBox]] | None = None,
-        progress: ProgressCallback | None = None,
-    ) -> Self:
+    def _train(self, cache: Sequence[torch.Tensor], progress: ProgressCallback | None) -> None:
+        """Fit the normalisation, the autoencoder and the error statistics to ``cache``."""
         import torch
 
-        total = len(images)
-        if total < 2:
-            raise DetectorError(f"{self.kind} needs at least 2 training images; got {total}")
         p = self.params
-        cache = self._feature_cache(images, scaled_progress(progress, 0.0, 0.3))
         every = torch.cat([m.flatten(1).float() for m in cache], dim=1)
         self.stats = {
             "channel_mean": every.mean(dim=1)[:, None, None],
@@ -393,16 +389,77 @@ class PatchAutoencoderDetector(TorchKind, Detector):
                     loss_sum = 0.0
                     if progress:
                         progress(
-                            0.3 + 0.65 * (step + 1) / p.steps,
+                            (step + 1) / p.steps,
                             f"step {step + 1}/{p.steps}: loss {history[-1]:.4f}",
                         )
         self.model = model.eval()
         self.loss_history = history
         self._fit_statistics(cache)
+
+    def fit(
+        self,
+        images: Sequence[np.ndarray],
+        *,
+        labels: Sequence[str] | None = None,
+        boxes: Sequence[Sequence[LabelledBox]] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Self:
+        total = len(images)
+        if total < 2:
+            raise DetectorError(f"{self.kind} needs at least 2 training images; got {total}")
+        cache, _ = self._feature_cache(images, scaled_progress(progress, 0.0, 0.3))
+        self._train(cache, scaled_progress(progress, 0.3, 0.95))
         self.is_fitted = True
         if progress:
             progress(1.0, f"fitted on the features of {len(cache)} of {total} images")
         return self
+
+    def fit_out_of_fold(
+        self,
+        images: Sequence[np.ndarray],
+        folds: Sequence[Sequence[int]],
+        *,
+        on_heatmap: Callable[[np.ndarray], np.ndarray] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> tuple[np.ndarray, list[np.ndarray] | None] | None:
+        """Fit on all ``images`` as :meth:`fit` does, and score each fold out of fold.
+
+        The backbone pass is most of a fit's cost on a CPU and gives a photo the same
+        features in every fold, so it runs once; each fold then trains its own autoencoder
+        and error statistics on the other photos' features (the steps cost the same at any
+        number of photos) and scores its photos with them. The final model is :meth:`fit`'s.
+        Returns None, having done nothing, when the features of every photo would not fit
+        in :attr:`max_cache_bytes` or a fold would leave fewer than 2 photos to train on:
+        the caller then refits per fold. ``on_heatmap`` receives each heatmap (e.g. to
+        shrink it) and its result is kept.
+        """
+        total = len(images)
+        every = set(range(total))
+        subsets = [sorted(every - set(fold)) for fold in folds]
+        if total < 2 or any(len(subset) < 2 for subset in subsets):
+            return None
+        cache, shapes = self._feature_cache(images, scaled_progress(progress, 0.0, 0.15))
+        if len(cache) < total:
+            return None
+        scores = np.zeros(total, dtype=np.float64)
+        heatmaps: list[np.ndarray | None] | None = [None] * total if on_heatmap else None
+        share = 0.8 / (len(folds) + 1)
+        for number, (fold, subset) in enumerate(zip(folds, subsets, strict=True)):
+            start = 0.15 + number * share
+            self._train(
+                [cache[i] for i in subset],
+                scaled_progress(progress, start, start + share, f"fold {number + 1}: "),
+            )
+            for index in fold:
+                z = self.normalised_map(self.error_map(cache[index]))
+                scores[index] = self.image_score(z)
+                if heatmaps is not None and on_heatmap is not None:
+                    heatmaps[index] = on_heatmap(self.heatmap(z.numpy(), shapes[index]))
+        self._train(cache, scaled_progress(progress, 0.95 - share, 0.95))
+        self.is_fitted = True
+        if progress:
+            progress(1.0, f"fitted on the features of {total} images, {len(folds)} folds")
+        return scores, heatmaps  # type: ignore[return-value]
 
     # -- scoring ----------------------------------------------------------------------
     def score(self, images: Sequence[np.ndarray]) -> ScoreResult:

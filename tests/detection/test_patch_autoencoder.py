@@ -125,6 +125,39 @@ def test_training_keeps_a_share_of_the_photos_when_the_cache_would_be_too_big() 
     assert sum(message.startswith("step ") for message in messages) == 2
 
 
+def test_one_pass_cross_fitting_scores_exactly_as_refitting_every_fold() -> None:
+    """The backbone runs once; each fold's autoencoder and statistics are trained on the
+    other photos' features, which is what a refit without the fold computes."""
+    from detection.training import crossfit_scores, fold_indices
+
+    params = {**PARAMS, "steps": 30}
+    images = NORMAL + [green_texture(200 + i, SIZE + 16) for i in range(3)]  # mixed sizes
+    folds = fold_indices(len(images), 4, seed=0)
+    detector = create_detector("patch_autoencoder", params)
+    done = detector.fit_out_of_fold(images, folds, on_heatmap=lambda h: h[::2, ::2])
+    assert done is not None
+    scores, heatmaps = done
+    refit, refit_maps = crossfit_scores(
+        "patch_autoencoder", params, images, folds, keep_heatmaps=True
+    )
+    # the same up to float rounding: a refit runs the backbone over other batches
+    np.testing.assert_allclose(scores, refit, rtol=1e-2)  # measured: within 0.2 %
+    assert heatmaps is not None and refit_maps is not None
+    np.testing.assert_allclose(heatmaps[-1], refit_maps[-1][::2, ::2], rtol=0.05, atol=0.05)
+    # the final model is fit()'s on every photo
+    plain = create_detector("patch_autoencoder", params).fit(images)
+    np.testing.assert_allclose(detector.score(ODD).scores, plain.score(ODD).scores, rtol=1e-6)
+
+
+def test_one_pass_cross_fitting_declines_when_it_cannot_hold_every_photo() -> None:
+    detector = create_detector("patch_autoencoder", {**PARAMS, "steps": 2})
+    assert isinstance(detector, PatchAutoencoderDetector)
+    assert detector.fit_out_of_fold(NORMAL[:3], [[0, 1], [2]]) is None  # a fold of 1 to train
+    detector.max_cache_bytes = 5 * 128 * 8 * 8 * 2  # the features of 5 photos
+    assert detector.fit_out_of_fold(NORMAL[:12], [list(range(6)), list(range(6, 12))]) is None
+    assert not detector.is_fitted
+
+
 @pytest.mark.parametrize(
     "params",
     [
