@@ -30,6 +30,14 @@ pytestmark = [pytest.mark.worker]
 
 N_TRAIN = 30
 PARAMS = {"image_size": 128, "epochs": 5, "batch_size": 8, "unknown_regions": True}
+#: A fixed threshold on the map's calibrated scale (1 = the 95th percentile of the training
+#: photos' peaks). Calibrated, the threshold is the highest of the 6 held-out images' scores,
+#: which for a detector this short-trained are noise (its candidates' openness, 0.28-0.53
+#: here), so a plain image beats it with a chance of about 1 in 7 each: on a new machine on
+#: 2026-12-03 one scored 0.67 against 0.53, before and after one box per map blob. The
+#: triangles' regions peak at 6.7-8.2, the plain images stay below 0.7. Calibrating the
+#: threshold is tested with the kind (tests/detection/test_ssd_openset.py).
+THRESHOLD = {"threshold_method": "fixed", "fixed_threshold": 2.0}
 #: The retrained version is only checked for what it learnt from: a few epochs do.
 RETRAIN_PARAMS = {**PARAMS, "epochs": 3}
 TRAINING_TIMEOUT = 600  # seconds: 2 busy CPU cores (about 10 s when free)
@@ -46,7 +54,9 @@ def _upload(client, purpose, named):  # type: ignore[no-untyped-def]
 
 def _trained(client, worker_log, params) -> dict:  # type: ignore[no-untyped-def,type-arg]
     response = client.post(
-        "/api/sites/yard/versions/", {"kind": "ssd_openset", "params": params}, format="json"
+        "/api/sites/yard/versions/",
+        {"kind": "ssd_openset", "params": params, **THRESHOLD},
+        format="json",
     )
     assert response.status_code == 202, response.json()
     version_id = response.json()["id"]
@@ -109,6 +119,9 @@ def test_label_train_score_flag_name_reject_retrain(worker, worker_log):
             b for b in flags[name]["boxes"] if b["unknown"] and iou(_xyxy(b), triangle) >= 0.3
         ]
         assert around, f"no unknown box around the triangle of {name}: {flags[name]['boxes']}"
+        # one box per blob of the map, fitted to it (measured: IoU 0.6-0.7), not a nest of cuts
+        unknown = [b for b in flags[name]["boxes"] if b["unknown"]]
+        assert len(unknown) == 1 and iou(_xyxy(unknown[0]), triangle) >= 0.5, unknown
         assert all("unlike every known class" in b["reason"] for b in around)
         assert any("unlikeness to the training photos" in b["reason"] for b in around)
     assert not set(plain) & set(flags), f"plain images flagged: {set(plain) & set(flags)}"
