@@ -73,13 +73,22 @@ def split_indices(n: int, holdout_fraction: float, seed: int) -> tuple[list[int]
     return sorted(order[n_holdout:].tolist()), sorted(order[:n_holdout].tolist())
 
 
-def fold_indices(n: int, folds: int, seed: int) -> list[list[int]]:
-    """``folds`` seeded, disjoint, near-equal folds covering ``range(n)`` (fewer if n is small)."""
+def fold_indices(
+    n: int, folds: int, seed: int, *, strata: Sequence[Any] | None = None
+) -> list[list[int]]:
+    """``folds`` seeded, disjoint, near-equal folds covering ``range(n)`` (fewer if n is small).
+
+    With ``strata`` (e.g. class labels, one per image) each stratum is dealt across the folds
+    in turn, so every fold model still sees every class that has more than one image.
+    """
     if not isinstance(folds, int) or folds < 2:
         raise DetectorError("cross-fitting needs at least 2 folds")
     if n < 2:
         raise DetectorError(f"cross-fitting needs at least 2 normal images; got {n}")
     order = np.random.default_rng(seed).permutation(n)
+    if strata is not None:
+        rank = {value: i for i, value in enumerate(sorted({str(v) for v in strata}))}
+        order = np.array(sorted(order, key=lambda i: rank[str(strata[i])]), dtype=np.int64)
     return [sorted(order[k :: min(folds, n)].tolist()) for k in range(min(folds, n))]
 
 
@@ -333,7 +342,9 @@ def fit_and_calibrate(
     started = time.perf_counter()
     fit_progress = scaled_progress(progress, 0, 0.8)
     if calibration == "crossfit":
-        fold_sets = fold_indices(len(normal_images), folds, seed)
+        # folds keep the classes of a kind that learns them in every fold model
+        strata = fit_labels if detector.needs_labels else None
+        fold_sets = fold_indices(len(normal_images), folds, seed, strata=strata)
         fit_progress = scaled_progress(progress, 0, 0.9)
         # kinds that can cross-fit in one pass (and are then fitted on all) do it themselves
         one_pass = getattr(detector, "fit_out_of_fold", None)

@@ -2,8 +2,9 @@
 
 When only a network's last block and head are fine-tuned, everything before that block
 gives the same output for the same photo in every epoch and in every fold model. Run once,
-its output can feed many fine-tunings (k folds and the final model) for the cost of one:
-the trunk is about 99 % of MobileNetV2's compute at 320 px. ``torch.fx`` traces the
+its output can feed many fine-tunings (k folds and the final model) for little more than
+the cost of one: the trunk is about 93 % of MobileNetV2's multiply-adds at 320 px, and
+each further fine-tuning runs only the rest, forward and backward. ``torch.fx`` traces the
 network's own ``forward`` with the block kept whole, so the cut needs no per-architecture
 code; a network that does not trace, or whose later layers read an earlier value than the
 block's input (a skip connection around the block), is not cut.

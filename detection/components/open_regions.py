@@ -40,10 +40,13 @@ def region_boxes(
 ) -> list[tuple[tuple[float, float, float, float], float]]:
     """``((x1, y1, x2, y2), peak)`` of each hump of ``scaled_map``, highest peak first.
 
-    ``scaled_map`` is (H, W) in image pixels on the calibrated scale.
+    ``scaled_map`` is (H, W) in image pixels on the calibrated scale; ``share`` is in [0, 1).
     """
     import cv2
     from scipy import ndimage
+
+    if not 0 <= share < 1:
+        raise ValueError(f"share must be in [0, 1); got {share}")
 
     grid = np.asarray(scaled_map, dtype=np.float32)
     if grid.ndim != 2 or grid.size == 0 or not np.isfinite(grid).all():
@@ -65,11 +68,13 @@ def region_boxes(
             cut.astype(np.uint8), connectivity=8
         )
         peaks = ndimage.maximum(values, parts, index=np.arange(1, n))
-        humps = [
-            part for part in range(1, n) if part_stats[part][cv2.CC_STAT_AREA] >= min_area
-        ] or [1 + int(np.argmax(peaks))]  # a sharp peak still boxes its blob
-        for part in humps:
+        areas = part_stats[1:, cv2.CC_STAT_AREA]
+        for part in np.flatnonzero(areas >= min_area) + 1:
             x, y, w, h = (int(v) for v in part_stats[part][:4])
             box = (float(x0 + x), float(y0 + y), float(x0 + x + w), float(y0 + y + h))
             found.append((box, float(peaks[part - 1])))
+        if areas[int(np.argmax(peaks))] < min_area:
+            # the blob's highest hump is a speck: the blob itself is boxed with that peak,
+            # so the highest box always carries the map's peak (the image score)
+            found.append(((float(x0), float(y0), float(x0 + w0), float(y0 + h0)), high))
     return sorted(found, key=lambda item: -item[1])

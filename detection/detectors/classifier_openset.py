@@ -247,9 +247,15 @@ class ClassifierOpensetDetector(TorchKind, Detector):
     params: ClassifierOpensetParams
     uses_gpu = True
     needs_labels = True
-    #: Every training photo calibrates, out of fold: the fold models share one trunk pass
-    #: per epoch with the final model (:meth:`fit_out_of_fold`), so this costs little.
-    crossfit = True
+
+    @property
+    def crossfit(self) -> bool:  # type: ignore[override]
+        """Every training photo calibrates, out of fold, when the backbone is frozen: the fold
+        models then share one trunk pass per epoch with the final model
+        (:meth:`fit_out_of_fold`), so it costs little. A network trained whole would be
+        fine-tuned k + 1 times over; it holds photos out instead."""
+        return self.params.freeze_backbone
+
     #: Bytes of trunk outputs (one per training photo) :meth:`_fine_tune` may hold at once.
     view_memory = 2 << 30
 
@@ -302,7 +308,8 @@ class ClassifierOpensetDetector(TorchKind, Detector):
         return [model.get_submodule(name) for name in names]
 
     def _train_mode(self, model: nn.Module, trainable: list[nn.Module]) -> None:
-        """Dropout on; batch norm learns its statistics only when the whole net is trained.
+        """The trained modules in train mode (a dropout inside them draws); batch norm learns
+        its statistics only when the whole net is trained.
 
         With a frozen backbone the few batches of a site would only skew the pretrained
         statistics of the last block (its affine weights are still trained).
@@ -487,6 +494,7 @@ class ClassifierOpensetDetector(TorchKind, Detector):
         with self.seeded():  # dropout draws, without global effects
             for epoch in range(p.epochs):
                 if cached and (views is None or crops is not None):
+                    views = None  # the former epoch's views go before the new ones come
                     views = torch.cat(
                         [
                             self._trunk_pass(trunk, images, indices, crops)
@@ -564,6 +572,7 @@ class ClassifierOpensetDetector(TorchKind, Detector):
         assert tuned is not None  # one run never needs the shared trunk
         runs, _ = tuned
         self.model = runs[0].model  # _forward reads it
+        self.out_of_fold_predictions = None
         logits, features = self._forward(images)
         self._finish(runs[0], classes, logits, features, targets, progress)
         return self
@@ -584,9 +593,10 @@ class ClassifierOpensetDetector(TorchKind, Detector):
         little more than the cost of one fit. Each fold is scored against the features of
         its own model's training photos only: no photo is scored by a model, or against a
         bank, that saw it. The fold models' class predictions are kept in
-        :attr:`out_of_fold_predictions`. Returns None, having done nothing, when the
-        network is trained whole or its trunk's outputs would not fit in memory: the caller
-        then refits per fold.
+        :attr:`out_of_fold_predictions`. Returns None, having trained nothing, when the
+        network is trained whole or cannot be cut before its last block, its trunk's
+        outputs would not fit in memory, or a fold would leave fewer than 2 classes to
+        train on: the caller then refits per fold (and says what is missing).
         """
         import torch
 
@@ -598,7 +608,7 @@ class ClassifierOpensetDetector(TorchKind, Detector):
         every = range(len(images))
         held_sets = [set(fold) for fold in folds]
         subsets = [[i for i in every if i not in held] for held in held_sets] + [list(every)]
-        if any(not subset for subset in subsets):
+        if any(len({names[i] for i in subset}) < 2 for subset in subsets):
             return None
         tuned = self._fine_tune(
             images, targets, len(classes), subsets, scaled_progress(progress, 0, 0.9)

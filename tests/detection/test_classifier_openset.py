@@ -272,9 +272,11 @@ def test_cross_fitting_trains_each_fold_model_without_its_fold(
     )
 
 
-def test_a_network_trained_whole_is_cross_fitted_by_refitting() -> None:
-    """Without a frozen trunk nothing is shared: the caller refits per fold instead."""
+def test_a_network_trained_whole_holds_photos_out_or_is_cross_fitted_by_refitting() -> None:
+    """Without a frozen trunk nothing is shared: by default a share is held out; asked to
+    cross-fit, the caller refits per fold."""
     detector = create_detector("classifier_openset", {**PARAMS, "freeze_backbone": False})
+    assert not detector.crossfit and create_detector("classifier_openset", PARAMS).crossfit
     assert (
         detector.fit_out_of_fold(TRAIN, [[0, 1], list(range(2, 20))], labels=TRAIN_LABELS) is None
     )
@@ -286,6 +288,7 @@ def test_a_network_trained_whole_is_cross_fitted_by_refitting() -> None:
         UNSEEN,
         labels=TRAIN_LABELS,
         folds=2,
+        calibration="crossfit",
     )
     assert outcome.metrics["calibration"] == "crossfit"
     assert outcome.metrics["n_calibration"] == 20
@@ -302,3 +305,21 @@ def test_a_trunk_too_large_to_hold_is_run_per_batch() -> None:
     detector.fit(TRAIN, labels=TRAIN_LABELS)
     assert detector.predict(HELD) == HELD_LABELS
     assert detector.score(UNSEEN).scores.min() > detector.score(HELD).scores.max()
+
+
+def test_folds_keep_every_class_in_every_fold_model() -> None:
+    """Folds are dealt per class, and a fold that would leave one class is refitted (and
+    refused there with the reason) rather than trained on one class."""
+    from detection.training import fold_indices
+
+    labels = ["moss"] * 5 + ["poppy"] * 15  # few moss photos: plain folds bunch them
+    for seed in range(20):
+        for fold in fold_indices(20, 5, seed, strata=labels):
+            assert sum(labels[i] == "moss" for i in fold) == 1
+    assert any(
+        max(sum(labels[i] == "moss" for i in fold) for fold in fold_indices(20, 5, seed)) > 1
+        for seed in range(20)
+    )
+    detector = create_detector("classifier_openset", PARAMS)
+    moss_out = [[0, 1, 2, 3, 4], list(range(5, 20))]
+    assert detector.fit_out_of_fold(TRAIN[:20], moss_out, labels=labels) is None

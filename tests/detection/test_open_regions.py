@@ -60,9 +60,21 @@ def test_nothing_stands_out_in_a_calm_or_broken_map() -> None:
     assert region_boxes(np.zeros((0, 0))) == []
 
 
-def test_a_sharp_peak_on_a_blob_still_boxes_the_blob() -> None:
+def test_a_sharp_peak_on_a_blob_boxes_the_blob_with_that_peak() -> None:
     grid = np.full((20, 20), -1.0, np.float32)
     grid[5:12, 5:12] = 0.5
-    grid[8, 8] = 9.0  # its half maximum is one pixel: too small, so the peak's part stays
-    [(box, peak)] = region_boxes(grid)
-    assert peak == 9.0 and box == (8.0, 8.0, 9.0, 9.0)
+    grid[8, 8] = 9.0  # its half maximum is one pixel: too small to be a box of its own
+    assert region_boxes(grid) == [((5.0, 5.0, 12.0, 12.0), 9.0)]
+
+
+def test_the_highest_box_always_carries_the_peak_of_the_map() -> None:
+    """A speck that tops a blob beside a broad hump: the broad hump keeps its own box, and
+    the blob's box carries the speck's peak (the image score depends on it)."""
+    grid = np.full((30, 40), -1.0, np.float32)
+    grid[5:25, 5:35] = 0.2
+    grid[10:20, 25:33] = 6.0  # a broad hump, above the blob's half maximum (4.6)
+    grid[15, 10] = 9.0  # a speck, higher
+    found = region_boxes(grid)
+    assert found[0] == ((5.0, 5.0, 35.0, 25.0), 9.0)
+    assert ((25.0, 10.0, 33.0, 20.0), 6.0) in found
+    assert max(peak for _, peak in found) == grid.max()

@@ -125,7 +125,7 @@ def test_training_keeps_a_share_of_the_photos_when_the_cache_would_be_too_big() 
     assert sum(message.startswith("step ") for message in messages) == 2
 
 
-def test_one_pass_cross_fitting_scores_exactly_as_refitting_every_fold() -> None:
+def test_one_pass_cross_fitting_scores_as_refitting_every_fold() -> None:
     """The backbone runs once; each fold's autoencoder and statistics are trained on the
     other photos' features, which is what a refit without the fold computes."""
     from detection.training import crossfit_scores, fold_indices
@@ -140,7 +140,7 @@ def test_one_pass_cross_fitting_scores_exactly_as_refitting_every_fold() -> None
     refit, refit_maps = crossfit_scores(
         "patch_autoencoder", params, images, folds, keep_heatmaps=True
     )
-    # the same up to float rounding: a refit runs the backbone over other batches
+    # the same up to float16: the one pass scores the features the models train on
     np.testing.assert_allclose(scores, refit, rtol=1e-2)  # measured: within 0.2 %
     assert heatmaps is not None and refit_maps is not None
     np.testing.assert_allclose(heatmaps[-1], refit_maps[-1][::2, ::2], rtol=0.05, atol=0.05)
