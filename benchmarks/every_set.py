@@ -103,9 +103,10 @@ def run_one(set_name: str, kind: str, seed: int) -> dict[str, Any]:
         truth = [p.parent.name for p in split.test_normal]
         accuracy = float(np.mean([a == b for a, b in zip(predicted, truth, strict=True)]))
     m = result.metrics
+    chosen = getattr(result.detector, "chosen", None)  # auto: the kind it picked
     return {
         "set": set_name,
-        "kind": kind,
+        "kind": kind if chosen is None else f"{kind} (chose {chosen.kind})",
         "n_train": len(train),
         "n_test_normal": len(test_normal),
         "n_test_anomalous": len(anomalous),
