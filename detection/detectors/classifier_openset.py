@@ -657,23 +657,20 @@ class ClassifierOpensetDetector(TorchKind, Detector):
         self._require_fitted()
         return self._forward(images)[0]
 
-    def feature_distances(self, features: torch.Tensor) -> np.ndarray:
-        """Cosine distance from each (unit) feature row to its ``neighbours`` nearest
-        training photos, averaged; 0 = the same as a training photo, up to 2."""
-        if self.bank is None:
+    def _openness(
+        self, logits: np.ndarray, features: torch.Tensor, bank: torch.Tensor | None
+    ) -> np.ndarray:
+        """The score of :attr:`params` ``score_method`` from a photo's outputs: for
+        ``feature_knn`` the cosine distance to the ``neighbours`` nearest rows of ``bank``
+        (training photos' features), averaged; 0 = the same as a training photo, up to 2."""
+        if self.params.score_method != "feature_knn":
+            return self.scores_from_logits(logits)
+        if bank is None:
             raise DetectorError(
                 f"{self.kind} model holds no training features (saved before feature_knn "
                 "existed); retrain it, or score it with score_method energy"
             )
-        return _knn_distance(features, self.bank, self.params.neighbours)
-
-    def _openness(
-        self, logits: np.ndarray, features: torch.Tensor, bank: torch.Tensor
-    ) -> np.ndarray:
-        """The score of :attr:`params` ``score_method`` from a photo's outputs."""
-        if self.params.score_method == "feature_knn":
-            return _knn_distance(features, bank, self.params.neighbours)
-        return self.scores_from_logits(logits)
+        return _knn_distance(features, bank, self.params.neighbours)
 
     def predict(self, images: Sequence[np.ndarray]) -> list[str]:
         """The most likely known class of each image (even for images of none of them)."""
@@ -695,9 +692,7 @@ class ClassifierOpensetDetector(TorchKind, Detector):
         if len(images) == 0:
             return ScoreResult(scores=np.zeros(0, dtype=np.float64))
         logits, features = self._forward(images)
-        if self.params.score_method == "feature_knn":
-            return ScoreResult(scores=self.feature_distances(features))
-        return ScoreResult(scores=self.scores_from_logits(logits))
+        return ScoreResult(scores=self._openness(logits, features, self.bank))
 
     def _dump(self, state_dir: Path) -> None:
         assert self.model is not None
